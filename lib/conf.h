@@ -1,0 +1,141 @@
+/* Configuration types: the master fills them, workers and adapters only read them. */
+#ifndef ZS_CONF_H
+#define ZS_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+struct zs_mime_table;
+struct zs_server;
+struct zs_pool;
+
+enum zs_loc_match {
+    ZS_LOC_PREFIX,
+    ZS_LOC_PREFIX_NOREGEX,       /* "^~ /path": a longest-prefix match skips the regular expressions */
+    ZS_LOC_EXACT,
+    ZS_LOC_REGEX,
+    ZS_LOC_REGEX_NOCASE
+};
+
+enum zs_access_log_format {
+    ZS_ACCESS_LOG_COMBINED,
+    ZS_ACCESS_LOG_JSON
+};
+
+/* A location has its effective settings: values not set in the location are
+ * copied from its server when the configuration is loaded. */
+struct zs_location {
+    char *loc_title;             /* as written, for messages and -T */
+    enum zs_loc_match loc_match;
+    char *loc_path;              /* prefix, exact path, or regular expression source */
+    size_t loc_path_len;
+    pcre2_code *loc_regex;       /* compiled for ZS_LOC_REGEX and ZS_LOC_REGEX_NOCASE */
+
+    int loc_return_status;       /* 0 when the location has no `return` */
+    char *loc_return_text;       /* URL for 301/302/303/307/308, body text otherwise */
+
+    char *loc_root;              /* absolute path of the document root */
+    int loc_root_fd;             /* O_PATH directory opened by the master, or -1 */
+    char **loc_index;
+    size_t loc_index_count;
+    bool loc_autoindex;
+    bool loc_gzip_static;
+    bool loc_follow_symlinks;    /* symlinks are followed only while they stay below root */
+    bool loc_allow_dotfiles;
+    int64_t loc_client_max_body_size;
+
+    const char *loc_file;        /* where the location section starts, for messages */
+    int loc_line;
+};
+
+struct zs_access_log {
+    char *al_path;               /* "off" is stored as NULL */
+    enum zs_access_log_format al_format;
+    int al_fd;                   /* opened by the master */
+};
+
+struct zs_server {
+    char *srv_title;
+    char **srv_names;            /* exact names, "*.example.org" or "example.*" */
+    size_t srv_name_count;
+    bool srv_default;            /* default_server = on */
+    char **srv_listen;           /* listen addresses as written */
+    size_t srv_listen_count;
+    struct zs_pool *srv_pool;
+
+    struct zs_location *srv_locations;  /* in configuration order */
+    size_t srv_location_count;
+
+    struct zs_access_log srv_access_log;
+
+    const char *srv_file;
+    int srv_line;
+};
+
+struct zs_listener {
+    char *lis_addr;              /* normalised: "127.0.0.1:8080", "[::1]:8080", "unix:/path" */
+    struct sockaddr_storage lis_sa;
+    socklen_t lis_salen;
+    int lis_fd;                  /* bound and listening, or -1 before zs_listeners_open() */
+    struct zs_pool *lis_pool;
+    struct zs_server **lis_servers;   /* lis_servers[0] is the default server */
+    size_t lis_server_count;
+};
+
+struct zs_pool {
+    char *pool_name;
+    char *pool_user;
+    char *pool_group;
+    uid_t pool_uid;              /* resolved when the master runs as root, else the master's */
+    gid_t pool_gid;
+    bool pool_allow_root;
+    int pool_workers;            /* "auto" resolved to the number of online CPUs */
+    long pool_max_requests;      /* 0: unlimited */
+    int pool_worker_connections;
+
+    struct zs_listener **pool_listeners;
+    size_t pool_listener_count;
+
+    const char *pool_file;
+    int pool_line;
+};
+
+struct zs_config {
+    char *conf_file;             /* absolute path of the main file */
+    char *conf_dir;              /* relative paths in the file resolve against this */
+
+    char *user;
+    char *group;
+    char *pid_file;
+    char *error_log;             /* "stderr", "syslog" or a path */
+    int log_level;
+
+    int header_timeout;          /* milliseconds */
+    int body_timeout;
+    int keepalive_timeout;
+    int send_timeout;
+    int shutdown_timeout;
+    int keepalive_requests;
+
+    struct zs_mime_table *mime;
+    char *mime_types_file;
+    char *default_type;
+
+    struct zs_pool *pools;
+    size_t pool_count;
+    struct zs_server *servers;
+    size_t server_count;
+    struct zs_listener *listeners;
+    size_t listener_count;
+
+    char **files;                /* every file read, kept alive for *_file pointers */
+    size_t file_count;
+};
+
+#endif

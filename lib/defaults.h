@@ -1,0 +1,43 @@
+/* Every built-in default and limit, in one place. Times are in milliseconds. */
+#ifndef ZS_DEFAULTS_H
+#define ZS_DEFAULTS_H
+
+#define ZS_SERVER_NAME "zserver"
+
+#define ZS_DEFAULT_USER "www-data"
+#define ZS_DEFAULT_GROUP "www-data"
+#define ZS_DEFAULT_LOG_LEVEL "notice"
+#define ZS_DEFAULT_INDEX "index.html"
+
+/* Request head limits: 414 for the request line, 431 for a header line or the whole head. */
+#define ZS_MAX_REQUEST_LINE (8 * 1024)
+#define ZS_MAX_HEADER_LINE (8 * 1024)
+#define ZS_MAX_HEADERS_SIZE (64 * 1024)
+#define ZS_MAX_HEADERS_COUNT 256
+#define ZS_CLIENT_MAX_BODY_SIZE (1024 * 1024)
+
+/* Chunked request bodies: a chunk-size line longer than this is rejected
+ * with 400 (16 hex digits, plus room for short extensions). */
+#define ZS_MAX_CHUNK_LINE 256
+
+#define ZS_HEADER_TIMEOUT 60000
+#define ZS_BODY_TIMEOUT 60000
+#define ZS_KEEPALIVE_TIMEOUT 75000
+#define ZS_SEND_TIMEOUT 60000
+#define ZS_SHUTDOWN_TIMEOUT 60000
+#define ZS_KEEPALIVE_REQUESTS 10000
+
+#define ZS_WORKER_CONNECTIONS 1024
+#define ZS_LISTEN_BACKLOG 511
+
+/* Byte ranges: more ranges than this in one request and the Range header is ignored. */
+#define ZS_MAX_RANGES 16
+
+/* Access log lines are buffered up to this size and flushed at least once a second. */
+#define ZS_ACCESS_LOG_BUFFER (64 * 1024)
+
+/* Respawn back-off for workers that die soon after start. */
+#define ZS_RESPAWN_MIN_LIFETIME 2000
+#define ZS_RESPAWN_BACKOFF_MAX 30000
+
+#endif

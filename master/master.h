@@ -1,0 +1,47 @@
+/* Master process: private prototypes, grouped by the file that defines them. */
+#ifndef ZS_MASTER_H
+#define ZS_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/conf.h"
+
+/* Value sent with SIGHUP by `zserver -s reload`, which then waits for the
+ * outcome on ZS_RELOAD_REPLY_SIGNAL (value 0: reloaded, 1: failed). */
+#define ZS_RELOAD_MAGIC 0x7a735244
+#define ZS_RELOAD_REPLY_SIGNAL (SIGRTMIN + 1)
+
+/* supervise.c */
+int zs_master_run(struct zs_config *conf, bool foreground);
+
+/* listen.c */
+/* Opens every listener of conf, taking over open sockets of old (may be
+ * NULL) with the same address. Returns 0, or -1 after logging the failure. */
+int zs_listeners_open(struct zs_config *conf, struct zs_config *old);
+/* Closes the sockets still held by conf; unlink removes unix socket files. */
+void zs_listeners_close(struct zs_config *conf, bool unlink_paths);
+
+/* files.c */
+/* Opens the document roots and access logs of conf. Returns 0 or -1. */
+int zs_files_open(struct zs_config *conf);
+void zs_files_close(struct zs_config *conf);
+void zs_files_close_except(struct zs_config *conf, const struct zs_pool *keep);
+/* Reopens the access logs in place (same descriptor numbers); fills
+ * slots/fds with what workers must receive. Returns the count. */
+size_t zs_files_reopen_logs(struct zs_config *conf, uint32_t *slots, int *fds, size_t max);
+
+/* pidfile.c */
+int zs_pidfile_write(const char *path);
+pid_t zs_pidfile_read(const char *path);
+void zs_pidfile_remove(const char *path);
+int zs_pidfile_rename(const char *from, const char *to);
+
+/* privdrop.c */
+int zs_privdrop(const struct zs_pool *pool);
+
+/* signal_send.c */
+int zs_signal_send(const struct zs_config *conf, const char *action);
+
+#endif

@@ -1,1 +1,591 @@
-/* placeholder */
+/* The master's loop: it forks the workers of every pool, replaces those that
+ * die, and acts on signals (reload, shutdown, log reopening, worker count). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/channel.h"
+#include "lib/defaults.h"
+#include "lib/log.h"
+#include "master/conf_load.h"
+#include "master/master.h"
+#include "worker/worker.h"
+
+/* A configuration and the workers started from it. */
+struct generation {
+    struct zs_config *conf;
+    unsigned id;
+    unsigned live;               /* workers still running */
+    int *extra;                  /* TTIN/TTOU adjustment per pool */
+    int64_t *respawn_at;         /* back-off per pool, monotonic ms */
+    int64_t *backoff;
+    struct generation *next;
+};
+
+struct worker_proc {
+    pid_t pid;
+    struct generation *gen;
+    size_t pool;                 /* index in gen->conf->pools */
+    int channel;                 /* master's end of the socket pair */
+    int64_t started;
+    bool stopping;               /* sent QUIT or TERM */
+    int64_t kill_at;             /* when stopping: SIGKILL after this */
+};
+
+static struct {
+    struct generation *current;
+    struct generation *gens;     /* every generation with live workers, current first */
+    struct worker_proc *procs;
+    size_t proc_count;
+    size_t proc_cap;
+    bool foreground;
+    bool quitting;               /* QUIT: graceful shutdown */
+    bool terminating;            /* TERM/INT: fast shutdown */
+    bool winched;                /* WINCH: workers stopped, master stays */
+    int64_t exit_deadline;
+    unsigned next_gen_id;
+} m;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct generation *
+generation_new(struct zs_config *conf)
+{
+    struct generation *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return NULL;
+    g->extra = calloc(conf->pool_count, sizeof(int));
+    g->respawn_at = calloc(conf->pool_count, sizeof(int64_t));
+    g->backoff = calloc(conf->pool_count, sizeof(int64_t));
+    if (g->extra == NULL || g->respawn_at == NULL || g->backoff == NULL) {
+        free(g->extra);
+        free(g->respawn_at);
+        free(g->backoff);
+        free(g);
+        return NULL;
+    }
+    g->conf = conf;
+    g->id = ++m.next_gen_id;
+    g->next = m.gens;
+    m.gens = g;
+    return g;
+}
+
+/* Frees generations that are neither current nor have workers left. */
+static void
+generations_collect(void)
+{
+    struct generation **pp = &m.gens;
+
+    while (*pp != NULL) {
+        struct generation *g = *pp;
+        if (g == m.current || g->live > 0) {
+            pp = &g->next;
+            continue;
+        }
+        *pp = g->next;
+        zs_listeners_close(g->conf, false);
+        zs_files_close(g->conf);
+        zs_conf_free(g->conf);
+        free(g->extra);
+        free(g->respawn_at);
+        free(g->backoff);
+        free(g);
+    }
+}
+
+static int
+pool_target(const struct generation *g, size_t pool)
+{
+    int n = g->conf->pools[pool].pool_workers + g->extra[pool];
+
+    return n < 1 ? 1 : n;
+}
+
+static int
+pool_running(const struct generation *g, size_t pool)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].gen == g && m.procs[i].pool == pool && !m.procs[i].stopping)
+            n++;
+    return n;
+}
+
+/* Runs in the new child: keeps only its own pool's sockets, drops
+ * privileges and enters the worker loop. Never returns. */
+static void
+worker_child(struct generation *g, size_t pool, int channel)
+{
+    const struct zs_pool *p = &g->conf->pools[pool];
+    sigset_t none;
+    char role[16];
+
+    snprintf(role, sizeof(role), "worker");
+    zs_log_set_role(role);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].channel != -1)
+            close(m.procs[i].channel);
+    /* Sockets, roots and logs of other pools and older generations stay
+     * out of this worker's reach. */
+    for (struct generation *other = m.gens; other != NULL; other = other->next) {
+        if (other == g)
+            continue;
+        zs_listeners_close(other->conf, false);
+        zs_files_close(other->conf);
+    }
+    for (size_t i = 0; i < g->conf->listener_count; i++)
+        if (g->conf->listeners[i].lis_pool != p && g->conf->listeners[i].lis_fd != -1)
+            close(g->conf->listeners[i].lis_fd);
+    zs_files_close_except(g->conf, p);
+
+    if (zs_privdrop(p) == -1)
+        _exit(2);
+    _exit(zs_worker_main(g->conf, p, channel));
+}
+
+static int
+worker_spawn(struct generation *g, size_t pool)
+{
+    int sv[2];
+
+    if (m.proc_count == m.proc_cap) {
+        size_t cap = m.proc_cap ? m.proc_cap * 2 : 16;
+        struct worker_proc *p = realloc(m.procs, cap * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        m.procs = p;
+        m.proc_cap = cap;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+        zs_log_syserr("pool %s: socketpair failed", g->conf->pools[pool].pool_name);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == -1) {
+        zs_log_syserr("pool %s: fork failed", g->conf->pools[pool].pool_name);
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        worker_child(g, pool, sv[1]);
+    }
+    close(sv[1]);
+    m.procs[m.proc_count++] = (struct worker_proc){
+        .pid = pid, .gen = g, .pool = pool, .channel = sv[0], .started = now_ms(),
+    };
+    g->live++;
+    zs_log_info("pool %s: started worker %d", g->conf->pools[pool].pool_name, (int)pid);
+    return 0;
+}
+
+static void
+worker_stop(struct worker_proc *w, int sig)
+{
+    int64_t grace = sig == SIGQUIT ? w->gen->conf->shutdown_timeout : 5000;
+
+    if (!w->stopping || sig == SIGTERM)
+        kill(w->pid, sig);
+    if (!w->stopping)
+        w->kill_at = now_ms() + grace;
+    w->stopping = true;
+}
+
+static void
+workers_stop_all(struct generation *only, int sig)
+{
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (only == NULL || m.procs[i].gen == only)
+            worker_stop(&m.procs[i], sig);
+}
+
+static void
+worker_exit_log(const struct worker_proc *w, int status)
+{
+    const char *pool = w->gen->conf->pools[w->pool].pool_name;
+
+    if (WIFSIGNALED(status))
+        zs_log(w->stopping && WTERMSIG(status) != SIGKILL ? ZS_LOG_INFO : ZS_LOG_ALERT,
+               "worker %d (pool %s) killed by signal %d (%s)", (int)w->pid, pool, WTERMSIG(status),
+               strsignal(WTERMSIG(status)));
+    else if (WEXITSTATUS(status) != 0)
+        zs_log_error("worker %d (pool %s) exited with status %d", (int)w->pid, pool, WEXITSTATUS(status));
+    else
+        zs_log_info("worker %d (pool %s) exited", (int)w->pid, pool);
+}
+
+/* A worker that failed soon after it started waits longer each time before
+ * it is replaced: 100 ms doubling up to 30 s, reset after a healthy run. */
+static void
+worker_respawn_plan(const struct worker_proc *w, int status)
+{
+    struct generation *g = w->gen;
+    int64_t now = now_ms();
+    bool failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
+
+    if (!failed || now - w->started >= ZS_RESPAWN_MIN_LIFETIME) {
+        g->backoff[w->pool] = 0;
+        return;
+    }
+    g->backoff[w->pool] = g->backoff[w->pool] ? g->backoff[w->pool] * 2 : 100;
+    if (g->backoff[w->pool] > ZS_RESPAWN_BACKOFF_MAX)
+        g->backoff[w->pool] = ZS_RESPAWN_BACKOFF_MAX;
+    g->respawn_at[w->pool] = now + g->backoff[w->pool];
+    zs_log_warn("pool %s: workers keep dying, next start in %lld ms", g->conf->pools[w->pool].pool_name,
+                (long long)g->backoff[w->pool]);
+}
+
+static void
+workers_reap(void)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < m.proc_count; i++) {
+            struct worker_proc *w = &m.procs[i];
+            if (w->pid != pid)
+                continue;
+            worker_exit_log(w, status);
+            if (w->gen == m.current && !w->stopping)
+                worker_respawn_plan(w, status);
+            close(w->channel);
+            w->gen->live--;
+            m.procs[i] = m.procs[--m.proc_count];
+            break;
+        }
+    }
+    generations_collect();
+}
+
+/* Starts missing workers of the current generation, unless stopping. */
+static void
+workers_maintain(void)
+{
+    struct generation *g = m.current;
+    int64_t now = now_ms();
+
+    if (m.quitting || m.terminating || m.winched)
+        return;
+    for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
+        if (now < g->respawn_at[pool])
+            continue;
+        for (int n = pool_running(g, pool); n < pool_target(g, pool); n++)
+            if (worker_spawn(g, pool) == -1)
+                break;
+    }
+}
+
+static void
+workers_kill_overdue(void)
+{
+    int64_t now = now_ms();
+
+    for (size_t i = 0; i < m.proc_count; i++) {
+        struct worker_proc *w = &m.procs[i];
+        if (w->stopping && now >= w->kill_at) {
+            zs_log_warn("worker %d (pool %s) still running after its stop timeout, killing it", (int)w->pid,
+                        w->gen->conf->pools[w->pool].pool_name);
+            kill(w->pid, SIGKILL);
+            w->kill_at = now + 1000;
+        }
+    }
+}
+
+static int64_t
+next_deadline(void)
+{
+    int64_t next = now_ms() + 1000;
+
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].stopping && m.procs[i].kill_at < next)
+            next = m.procs[i].kill_at;
+    for (size_t pool = 0; m.current != NULL && pool < m.current->conf->pool_count; pool++)
+        if (m.current->respawn_at[pool] > now_ms() && m.current->respawn_at[pool] < next)
+            next = m.current->respawn_at[pool];
+    return next;
+}
+
+static void
+reload_reply(const siginfo_t *si, int ok)
+{
+    if (si->si_code != SI_QUEUE || si->si_value.sival_int != ZS_RELOAD_MAGIC)
+        return;
+    union sigval v = { .sival_int = ok ? 0 : 1 };
+    sigqueue(si->si_pid, ZS_RELOAD_REPLY_SIGNAL, v);
+}
+
+static void
+log_errors(const struct zs_conf_errors *errs)
+{
+    for (size_t i = 0; i < errs->count; i++)
+        zs_log_error("%s", errs->msgs[i]);
+}
+
+/* HUP: the new configuration replaces the old one only when all of it
+ * loaded and every socket and file it names could be opened. */
+static int
+master_reload(void)
+{
+    struct zs_config *old = m.current->conf;
+    struct zs_conf_errors errs = { 0 };
+    struct zs_config *conf = zs_conf_load(old->conf_file, &errs);
+
+    zs_log_notice("reloading configuration from %s", old->conf_file);
+    if (conf == NULL) {
+        log_errors(&errs);
+        zs_conf_errors_clear(&errs);
+        zs_log_error("reload failed, still running the previous configuration");
+        return -1;
+    }
+    if (zs_files_open(conf) == -1 || zs_listeners_open(conf, old) == -1) {
+        zs_files_close(conf);
+        zs_conf_free(conf);
+        zs_log_error("reload failed, still running the previous configuration");
+        return -1;
+    }
+    struct generation *g = generation_new(conf);
+    if (g == NULL) {
+        zs_listeners_open(old, conf);
+        zs_files_close(conf);
+        zs_conf_free(conf);
+        zs_log_error("reload failed: out of memory");
+        return -1;
+    }
+    if (!m.foreground && strcmp(conf->error_log, old->error_log) != 0 && zs_log_open(conf->error_log) == -1)
+        zs_log_syserr("error log %s: open failed, keeping %s", conf->error_log, zs_log_dest());
+    zs_log_set_level(conf->log_level);
+
+    struct generation *prev = m.current;
+    m.current = g;
+    m.winched = false;
+    workers_maintain();
+    workers_stop_all(prev, SIGQUIT);
+    zs_listeners_close(prev->conf, false);
+    generations_collect();
+    zs_log_notice("configuration reloaded, generation %u started", g->id);
+    return 0;
+}
+
+static void
+master_reopen(void)
+{
+    uint32_t slots[ZS_CHANNEL_MAX_FDS];
+    int fds[ZS_CHANNEL_MAX_FDS];
+    size_t count = 0;
+
+    zs_log_notice("reopening log files");
+    if (!m.foreground && zs_log_fd() != -1 && strcmp(zs_log_dest(), "stderr") != 0) {
+        int fd = open(zs_log_dest(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd == -1) {
+            zs_log_syserr("error log %s: reopen failed", zs_log_dest());
+        } else {
+            zs_log_set_fd(fd);
+            slots[count] = 0;
+            fds[count] = zs_log_fd();
+            count++;
+        }
+    }
+    count += zs_files_reopen_logs(m.current->conf, slots + count, fds + count, ZS_CHANNEL_MAX_FDS - count);
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].gen == m.current && !m.procs[i].stopping
+            && zs_channel_send_fds(m.procs[i].channel, slots, fds, count) == -1)
+            zs_log_syserr("worker %d: sending reopened log files failed", (int)m.procs[i].pid);
+}
+
+static void
+master_ttin_ttou(int delta)
+{
+    struct generation *g = m.current;
+
+    for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
+        if (delta < 0 && pool_target(g, pool) <= 1)
+            continue;
+        g->extra[pool] += delta;
+        if (delta > 0)
+            continue;
+        for (size_t i = m.proc_count; i-- > 0;) {
+            struct worker_proc *w = &m.procs[i];
+            if (w->gen == g && w->pool == pool && !w->stopping) {
+                worker_stop(w, SIGQUIT);
+                break;
+            }
+        }
+    }
+    zs_log_notice("worker count %s by one in every pool", delta > 0 ? "raised" : "lowered");
+}
+
+static void
+master_signal(int sig, const siginfo_t *si)
+{
+    switch (sig) {
+    case SIGCHLD:
+        workers_reap();
+        break;
+    case SIGHUP:
+        if (m.quitting || m.terminating)
+            break;
+        reload_reply(si, master_reload() == 0);
+        break;
+    case SIGQUIT:
+        if (!m.quitting)
+            zs_log_notice("graceful shutdown requested");
+        m.quitting = true;
+        workers_stop_all(NULL, SIGQUIT);
+        break;
+    case SIGTERM:
+    case SIGINT:
+        zs_log_notice("shutting down");
+        m.terminating = true;
+        workers_stop_all(NULL, SIGTERM);
+        break;
+    case SIGUSR1:
+        master_reopen();
+        break;
+    case SIGWINCH:
+        zs_log_notice("stopping workers gracefully, the master stays");
+        m.winched = true;
+        workers_stop_all(NULL, SIGQUIT);
+        break;
+    case SIGTTIN:
+        master_ttin_ttou(1);
+        break;
+    case SIGTTOU:
+        master_ttin_ttou(-1);
+        break;
+    }
+}
+
+static void
+master_signals_block(sigset_t *set)
+{
+    static const int sigs[] = { SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1,
+                                SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU };
+
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(set, sigs[i]);
+    sigprocmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+master_loop(const sigset_t *set)
+{
+    for (;;) {
+        workers_maintain();
+        workers_kill_overdue();
+        if ((m.quitting || m.terminating) && m.proc_count == 0)
+            return;
+
+        int64_t wait = next_deadline() - now_ms();
+        if (wait < 1)
+            wait = 1;
+        struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000 };
+        siginfo_t si;
+        int sig = sigtimedwait(set, &si, &ts);
+        if (sig > 0)
+            master_signal(sig, &si);
+    }
+}
+
+/* Detaches from the terminal. The parent waits until the daemon reports that
+ * it started, so that init scripts see a failed start as a failed command. */
+static int
+master_daemonize(int *ready_fd)
+{
+    int pipefd[2];
+
+    if (pipe2(pipefd, O_CLOEXEC) == -1) {
+        zs_log_syserr("pipe2 failed");
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == -1) {
+        zs_log_syserr("fork failed");
+        return -1;
+    }
+    if (pid > 0) {
+        char ok = 0;
+        close(pipefd[1]);
+        ssize_t n = read(pipefd[0], &ok, 1);
+        _exit(n == 1 && ok == 1 ? 0 : 1);
+    }
+    close(pipefd[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null != -1) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (strcmp(zs_log_dest(), "stderr") != 0)
+            dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    *ready_fd = pipefd[1];
+    return 0;
+}
+
+int
+zs_master_run(struct zs_config *conf, bool foreground)
+{
+    sigset_t set;
+    int ready_fd = -1;
+
+    m.foreground = foreground;
+    zs_log_set_level(conf->log_level);
+    if (!foreground && zs_log_open(conf->error_log) == -1) {
+        zs_log_syserr("error log %s: open failed", conf->error_log);
+        return 1;
+    }
+    if (zs_listeners_open(conf, NULL) == -1 || zs_files_open(conf) == -1)
+        return 1;
+    if (!foreground && master_daemonize(&ready_fd) == -1)
+        return 1;
+    if (zs_pidfile_write(conf->pid_file) == -1)
+        return 1;
+
+    master_signals_block(&set);
+    m.current = generation_new(conf);
+    if (m.current == NULL)
+        return 1;
+    zs_log_notice("zserver " PACKAGE_VERSION " started, configuration %s", conf->conf_file);
+    workers_maintain();
+    if (ready_fd != -1) {
+        char ok = 1;
+        if (write(ready_fd, &ok, 1) != 1)
+            zs_log_syswarn("start-up notification failed");
+        close(ready_fd);
+    }
+
+    master_loop(&set);
+
+    zs_listeners_close(m.current->conf, true);
+    zs_pidfile_remove(m.current->conf->pid_file);
+    zs_log_notice("exiting");
+    return 0;
+}

@@ -1,1 +1,210 @@
-/* placeholder */
+/* Response heads, error pages and redirects, written into the connection's wbuf. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/defaults.h"
+#include "lib/httpdate.h"
+#include "lib/log.h"
+#include "worker/worker.h"
+
+static char date_header[ZS_HTTP_DATE_LEN + 1];
+static time_t date_second = -1;
+
+void
+zs_resp_date_update(ev_tstamp now)
+{
+    time_t t = (time_t)now;
+
+    if (t == date_second)
+        return;
+    date_second = t;
+    zs_http_date_format(t, date_header);
+}
+
+const char *
+zs_resp_date(void)
+{
+    return date_header;
+}
+
+const char *
+zs_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* Makes room for need more bytes in wbuf; returns 0 or -1 when out of memory. */
+int
+zs_resp_reserve(struct zs_conn *c, size_t need)
+{
+    if (c->wlen + need <= c->wcap)
+        return 0;
+    size_t cap = c->wcap;
+    while (cap < c->wlen + need)
+        cap *= 2;
+    char *p = realloc(c->wbuf, cap);
+    if (p == NULL)
+        return -1;
+    c->wbuf = p;
+    c->wcap = cap;
+    return 0;
+}
+
+static void
+resp_append(struct zs_conn *c, const char *data, size_t len)
+{
+    if (zs_resp_reserve(c, len) == -1) {
+        c->close_after = true;
+        return;
+    }
+    memcpy(c->wbuf + c->wlen, data, len);
+    c->wlen += len;
+}
+
+void
+zs_resp_begin(struct zs_conn *c, int status)
+{
+    char line[160];
+
+    c->req.status = status;
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: " ZS_SERVER_NAME "\r\nDate: %s\r\n",
+                     status, zs_status_reason(status), date_header);
+    resp_append(c, line, (size_t)n);
+}
+
+void
+zs_resp_header(struct zs_conn *c, const char *name, const char *value, size_t len)
+{
+    size_t nlen = strlen(name);
+
+    if (zs_resp_reserve(c, nlen + len + 4) == -1) {
+        c->close_after = true;
+        return;
+    }
+    char *p = c->wbuf + c->wlen;
+    memcpy(p, name, nlen);
+    p += nlen;
+    *p++ = ':';
+    *p++ = ' ';
+    memcpy(p, value, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    c->wlen = (size_t)(p - c->wbuf);
+}
+
+void
+zs_resp_header_int(struct zs_conn *c, const char *name, int64_t value)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)value);
+
+    zs_resp_header(c, name, num, (size_t)n);
+}
+
+/* content_length < 0 sends no Content-Length (304, 204). */
+void
+zs_resp_end_headers(struct zs_conn *c, int64_t content_length)
+{
+    if (content_length >= 0)
+        zs_resp_header_int(c, "Content-Length", content_length);
+    if (c->close_after)
+        resp_append(c, "Connection: close\r\n\r\n", 21);
+    else if (c->req.http_minor == 0)
+        resp_append(c, "Connection: keep-alive\r\n\r\n", 26);
+    else
+        resp_append(c, "\r\n", 2);
+}
+
+void
+zs_resp_body_mem(struct zs_conn *c, const char *data, size_t len)
+{
+    resp_append(c, data, len);
+}
+
+static void
+resp_html_page(struct zs_conn *c, int status)
+{
+    char body[256];
+    const char *reason = zs_status_reason(status);
+    int n = snprintf(body, sizeof(body),
+                     "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
+                     "<body><h1>%d %s</h1></body></html>\n",
+                     status, reason, status, reason);
+
+    zs_resp_header(c, "Content-Type", "text/html", 9);
+    zs_resp_end_headers(c, n);
+    if (!c->req.head)
+        resp_append(c, body, (size_t)n);
+    c->req.body_bytes = c->req.head ? 0 : n;
+}
+
+void
+zs_resp_error(struct zs_conn *c, int status)
+{
+    zs_resp_begin(c, status);
+    if (status == 405)
+        zs_resp_header(c, "Allow", "GET, HEAD", 9);
+    resp_html_page(c, status);
+}
+
+void
+zs_resp_redirect(struct zs_conn *c, int status, const char *url, size_t len)
+{
+    zs_resp_begin(c, status);
+    zs_resp_header(c, "Location", url, len);
+    resp_html_page(c, status);
+}
+
+void
+zs_resp_text(struct zs_conn *c, int status, const char *type, const char *text, size_t len)
+{
+    zs_resp_begin(c, status);
+    if (type != NULL)
+        zs_resp_header(c, "Content-Type", type, strlen(type));
+    zs_resp_end_headers(c, (int64_t)len);
+    if (!c->req.head)
+        resp_append(c, text, len);
+    c->req.body_bytes = c->req.head ? 0 : (int64_t)len;
+}

@@ -1,0 +1,216 @@
+/* Worker process: private types and prototypes, grouped by the file that defines them. */
+#ifndef ZS_WORKER_H
+#define ZS_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+#include <http_parser.h>
+
+#include "lib/conf.h"
+#include "lib/defaults.h"
+#include "worker/range.h"
+
+struct zs_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* Counted string pointing into the connection's read buffer. */
+struct zs_span {
+    const char *p;
+    size_t len;
+};
+
+enum zs_body_kind { ZS_BODY_NONE, ZS_BODY_LENGTH, ZS_BODY_CHUNKED };
+
+enum zs_chunk_state {
+    CHUNK_SIZE,
+    CHUNK_EXT,
+    CHUNK_SIZE_LF,
+    CHUNK_DATA,
+    CHUNK_DATA_CR,
+    CHUNK_DATA_LF,
+    CHUNK_TRAILER,
+    CHUNK_TRAILER_LF,
+    CHUNK_DONE
+};
+
+/* One parsed request. Spans point into the connection's read buffer, which
+ * stays in place until the response has been logged. */
+struct zs_request {
+    int method;                  /* enum http_method */
+    unsigned short http_major;
+    unsigned short http_minor;
+    struct zs_span line;         /* request line, for logs */
+    struct zs_span target;       /* request-target as received */
+    struct zs_span path_raw;     /* path part of the target, still encoded */
+    struct zs_span query;        /* after '?', without it */
+    struct zs_span host;         /* Host header or authority of an absolute-form target, without port */
+
+    struct zs_header *headers;
+    size_t header_count;
+
+    /* Headers the server itself acts on. */
+    struct zs_span if_match, if_none_match, if_modified_since, if_unmodified_since;
+    struct zs_span if_range, range, accept_encoding, referer, user_agent;
+
+    enum zs_body_kind body_kind;
+    int64_t content_length;      /* -1 when absent */
+    bool expect_continue;
+    bool keep_alive;
+    bool head;                   /* HEAD: headers only */
+
+    const struct zs_server *server;
+    const struct zs_location *location;
+    char *path;                  /* decoded and normalised, NUL-terminated */
+    size_t path_len;
+
+    int status;
+    int64_t body_bytes;          /* body bytes of the response, for the access log */
+    ev_tstamp start;
+};
+
+/* A piece of the response body: bytes in memory or a range of an open file. */
+struct zs_segment {
+    const char *mem;
+    int64_t offset;              /* file offset, or bytes of mem already sent */
+    int64_t len;
+    bool is_file;
+};
+
+#define ZS_MAX_SEGMENTS (2 * ZS_MAX_RANGES + 2)
+
+enum zs_conn_state {
+    CONN_READ_HEAD,
+    CONN_READ_BODY,
+    CONN_WRITE,
+    CONN_LINGER,
+};
+
+struct zs_conn {
+    int fd;
+    enum zs_conn_state state;
+    ev_io io;
+    ev_tstamp deadline;          /* checked by the worker's once-a-second sweep */
+    struct zs_conn *prev, *next; /* in the worker's list of connections */
+
+    const struct zs_listener *lis;
+    char peer[64];               /* client address as text, without port */
+
+    char *rbuf;
+    size_t rcap;
+    size_t rlen;                 /* bytes in rbuf */
+    size_t rpos;                 /* start of the request being parsed */
+    size_t rscan;                /* head bytes already checked by the line scanner */
+    size_t body_pos;             /* first unconsumed body byte in rbuf */
+
+    /* Response being written: wbuf holds headers and small bodies; segs follow it. */
+    char *wbuf;
+    size_t wcap;
+    size_t wlen;
+    size_t wpos;
+    struct zs_segment segs[ZS_MAX_SEGMENTS];
+    int seg_count;
+    int seg_index;
+    int file_fd;                 /* file of the file segments, closed when done */
+    char *extra;                 /* heap buffer behind memory segments (multipart parts) */
+
+    http_parser parser;
+    struct zs_request req;
+    char pathbuf[512];           /* decoded path; longer ones are allocated */
+
+    /* Request body framing (decoded by us, not by http-parser). */
+    int64_t body_left;           /* bytes left in the body or in the current chunk */
+    int64_t body_total;          /* decoded body bytes so far */
+    enum zs_chunk_state chunk_state;
+    size_t chunk_line;           /* bytes of the current chunk-size or trailer line */
+    int chunk_digits;
+    int64_t trailer_bytes;
+
+    unsigned requests;           /* served on this connection */
+    bool close_after;            /* close once the response is written */
+    bool linger;                 /* read and drop input for a while before close */
+    bool head_started;           /* bytes of a request head have arrived */
+    bool sent_continue;
+};
+
+/* worker.c */
+struct zs_worker {
+    struct ev_loop *loop;
+    const struct zs_config *conf;
+    const struct zs_pool *pool;
+    int channel_fd;
+    int accept_epfd;
+    ev_io accept_io;
+    ev_io channel_io;
+    ev_timer sweep_timer;
+    ev_signal sig_quit, sig_term, sig_int;
+    bool accepting;
+    bool draining;               /* graceful stop: finish requests, accept no more */
+    unsigned conn_count;
+    unsigned long requests;      /* served by this worker, for max_requests */
+    struct zs_conn *conns;       /* every open connection */
+    struct zs_conn *free_conns;
+    char *scratch;               /* per-request scratch buffer (decoded path, etc.) */
+    size_t scratch_size;
+    /* Request headers of the request being parsed; handlers run to completion
+     * before the next head is parsed, so one array serves every connection. */
+    struct zs_header headers[ZS_MAX_HEADERS_COUNT];
+};
+
+extern struct zs_worker zs_w;
+
+int zs_worker_main(const struct zs_config *conf, const struct zs_pool *pool, int channel_fd);
+void zs_worker_conn_closed(void);
+void zs_worker_request_done(void);
+
+/* conn.c */
+void zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa);
+void zs_conn_close(struct zs_conn *c);
+void zs_conn_start_linger(struct zs_conn *c);
+void zs_conn_sweep(ev_tstamp now);
+void zs_conn_drain_idle(void);
+void zs_conn_close_all(void);
+
+/* http1.c */
+enum zs_head_result { HEAD_INCOMPLETE, HEAD_COMPLETE, HEAD_ERROR };
+enum zs_head_result zs_http1_scan_head(struct zs_conn *c, int *status);
+int zs_http1_parse_head(struct zs_conn *c, int *status);
+/* Consumes body bytes from rbuf; returns 1 when the body is complete, 0 for more, -1 on error. */
+int zs_http1_read_body(struct zs_conn *c, int *status);
+
+/* router.c */
+const struct zs_server *zs_router_server(const struct zs_listener *lis, const char *host, size_t len);
+const struct zs_location *zs_router_location(const struct zs_server *srv, const char *path, size_t len);
+
+/* response.c */
+const char *zs_status_reason(int status);
+void zs_resp_begin(struct zs_conn *c, int status);
+void zs_resp_header(struct zs_conn *c, const char *name, const char *value, size_t len);
+void zs_resp_header_int(struct zs_conn *c, const char *name, int64_t value);
+void zs_resp_end_headers(struct zs_conn *c, int64_t content_length);
+void zs_resp_body_mem(struct zs_conn *c, const char *data, size_t len);
+void zs_resp_error(struct zs_conn *c, int status);
+void zs_resp_redirect(struct zs_conn *c, int status, const char *url, size_t len);
+void zs_resp_text(struct zs_conn *c, int status, const char *type, const char *text, size_t len);
+int zs_resp_reserve(struct zs_conn *c, size_t need);
+void zs_resp_date_update(ev_tstamp now);
+const char *zs_resp_date(void);
+
+/* static.c */
+void zs_static_handle(struct zs_conn *c);
+
+/* return.c */
+void zs_return_handle(struct zs_conn *c);
+
+/* autoindex.c */
+void zs_autoindex_send(struct zs_conn *c, int dirfd, const char *path, size_t path_len);
+
+/* accesslog.c, declared in accesslog.h for the unit tests */
+
+#endif

@@ -1,0 +1,200 @@
+"""Shared fixtures: start the real zserver binary on loopback with a config
+written by the test, and talk to it over raw sockets or http.client."""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ZSERVER = os.environ.get("ZSERVER", os.path.join(TOP, "zserver"))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pool_identity():
+    """The user and group workers run as: nobody when the tests run as root."""
+    if os.geteuid() != 0:
+        return ""
+    group = "nogroup"
+    try:
+        import grp
+        grp.getgrnam(group)
+    except KeyError:
+        group = "nobody"
+    return 'user = nobody\ngroup = %s\n' % group
+
+
+class Server:
+    """One zserver master started in the foreground with its own config."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.root = os.path.join(workdir, "html")
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(workdir, 0o755)
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.conf_path = os.path.join(workdir, "zserver.conf")
+        self.error_log = os.path.join(workdir, "error.log")
+        self.pid_file = os.path.join(workdir, "zserver.pid")
+        self.proc = None
+
+    def write(self, relpath, data, mode=0o644):
+        path = os.path.join(self.root, relpath)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        os.chmod(path, mode)
+        return path
+
+    def config(self, body=None, globals_="", workers=2, server_extra="", locations=""):
+        """Writes the configuration file; body replaces the default server block."""
+        if body is None:
+            body = """
+server test {
+  listen = { "127.0.0.1:%d" }
+  root = "%s"
+%s
+%s
+}
+""" % (self.port, self.root, server_extra, locations)
+        text = """pid_file = "%s"
+error_log = "%s"
+log_level = info
+mime_types = "%s"
+%s%s
+pool default { workers = %d }
+%s
+""" % (self.pid_file, self.error_log, os.path.join(TOP, "conf", "mime.types"),
+            pool_identity(), globals_, workers, body)
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+        return self.conf_path
+
+    def start(self, args=(), wait=True):
+        self.stderr = open(os.path.join(self.dir, "stderr.log"), "ab")
+        self.proc = subprocess.Popen([ZSERVER, "-f", "-c", self.conf_path, *args],
+                                     stdout=self.stderr, stderr=self.stderr)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, port=None, timeout=10):
+        port = port or self.port
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("zserver exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("zserver did not listen on %d:\n%s" % (port, self.log()))
+
+    def log(self):
+        out = ""
+        for name in ("stderr.log", "error.log"):
+            path = os.path.join(self.dir, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    out += f.read()
+        return out
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def workers(self):
+        """Pids of the master's worker processes."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                pids.append(int(entry))
+        return sorted(pids)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.stderr.close()
+
+    def request(self, raw, timeout=5):
+        return raw_request(self.port, raw, timeout)
+
+
+def raw_request(port, raw, timeout=5, host="127.0.0.1"):
+    """Sends raw bytes and returns everything received until the server closes
+    the connection or `timeout` passes without data."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(raw)
+        chunks = []
+        while True:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+def parse_response(data):
+    """Splits one response into (status, headers dict with lowercase names, body, rest).
+    Uses Content-Length; repeated headers are joined with ', '."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    assert sep, "no complete response head in %r" % data[:200]
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        key = name.decode().lower()
+        value = value.strip().decode("latin-1")
+        headers[key] = headers[key] + ", " + value if key in headers else value
+    length = int(headers.get("content-length", "0"))
+    return status, headers, rest[:length], rest[length:]
+
+
+def parse_responses(data):
+    out = []
+    while data:
+        status, headers, body, data = parse_response(data)
+        out.append((status, headers, body))
+    return out
+
+
+@pytest.fixture
+def server():
+    base = tempfile.mkdtemp(prefix="zs-test-")
+    srv = Server(base)
+    yield srv
+    srv.stop()
+    shutil.rmtree(base, ignore_errors=True)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,10 @@ struct mime_slot {
     size_t ext_len;
     const char *type;            /* points into zs_mime_table.types */
 };
+
+/* Text types are sent with this parameter: the web's documents are UTF-8. */
+#define TEXT_CHARSET "; charset=utf-8"
+
 
 struct zs_mime_table {
     struct mime_slot *slots;
@@ -97,10 +102,15 @@ table_put(struct zs_mime_table *t, const char *ext, const char *type)
     return 0;
 }
 
-/* Keeps one copy of each type string for the life of the table. */
+/* Keeps one copy of each type string for the life of the table, stored as
+ * "type\0header\0": the header is the Content-Type value sent for it. */
 static const char *
 table_add_type(struct zs_mime_table *t, const char *type)
 {
+    size_t len = strlen(type);
+    bool text = strncmp(type, "text/", 5) == 0;
+    char *copy;
+
     if (t->type_count == t->type_cap) {
         size_t cap = t->type_cap ? t->type_cap * 2 : 64;
         char **types = realloc(t->types, cap * sizeof(*types));
@@ -109,10 +119,14 @@ table_add_type(struct zs_mime_table *t, const char *type)
         t->types = types;
         t->type_cap = cap;
     }
-    t->types[t->type_count] = strdup(type);
-    if (t->types[t->type_count] == NULL)
+    copy = malloc(2 * len + sizeof(TEXT_CHARSET) + 1);
+    if (copy == NULL)
         return NULL;
-    return t->types[t->type_count++];
+    memcpy(copy, type, len + 1);
+    memcpy(copy + len + 1, type, len);
+    strcpy(copy + 2 * len + 1, text ? TEXT_CHARSET : "");
+    t->types[t->type_count++] = copy;
+    return copy;
 }
 
 static int
@@ -146,7 +160,7 @@ ext_is_valid(const char *ext)
     return 1;
 }
 
-/* Adds one line; returns 0, or -1 with err set. */
+/* Adds the extensions of one line. Returns 0, or -1 with err set. */
 static int
 parse_line(struct zs_mime_table *t, char *line, const char *where, char *err, size_t errsize)
 {
@@ -248,6 +262,14 @@ zs_mime_lookup(const struct zs_mime_table *t, const char *name, size_t len)
         return NULL;
     slot = slot_find(t->slots, t->slot_count, name + dot + 1, len - dot - 1);
     return slot->ext != NULL ? slot->type : NULL;
+}
+
+const char *
+zs_mime_lookup_header(const struct zs_mime_table *t, const char *name, size_t len)
+{
+    const char *type = zs_mime_lookup(t, name, len);
+
+    return type != NULL ? type + strlen(type) + 1 : NULL;
 }
 
 size_t

@@ -17,9 +17,12 @@ struct zs_mime_table *zs_mime_load(const char *path, char *err, size_t errsize);
  * ".htaccess" has none. Allocates nothing: it runs once per response. */
 const char *zs_mime_lookup(const struct zs_mime_table *t, const char *name, size_t len);
 
-/* Number of extensions in the table. */
+/* Returns the number of extensions in the table. */
 size_t zs_mime_count(const struct zs_mime_table *t);
 
+/* As zs_mime_lookup, but returns the Content-Type header value: text types
+ * carry "; charset=utf-8". */
+const char *zs_mime_lookup_header(const struct zs_mime_table *t, const char *name, size_t len);
 void zs_mime_free(struct zs_mime_table *t);
 
 #endif

@@ -1,14 +1,11 @@
 /* Loads zserver.conf with libconfuse into struct zs_config, collecting every error as "file:line: message". */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <confuse.h>
-#include <ctype.h>
 #include <errno.h>
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
 #include "lib/defaults.h"
 #include "lib/log.h"
 #include "lib/mime.h"
+#include "master/conf_internal.h"
 #include "master/conf_load.h"
 
 /* Defaults of the global options that lib/defaults.h does not name. */
@@ -40,14 +37,14 @@
 
 /*
  * libconfuse 3.3 records no line for a section, only the line where its
- * parser is now. Each section therefore has this hidden option: its default
+ * parser is now. Each section therefore has this hidden option. Its default
  * value is parsed when the section is created at its '{', so its parse
- * callback sees the file and line where the section starts. A file cannot
- * set it because the name starts with a control character.
+ * callback receives the file and line where the section starts. The name
+ * starts with a control character, so no real configuration sets it.
  */
 #define SECTION_START "\001section-start"
 
-/* Where an option was last set, or where a section starts. */
+/* Position of an option's last assignment, or of a section's start. */
 struct opt_pos {
     const cfg_t *pos_sec;        /* NULL marks a free slot */
     const char *pos_name;
@@ -272,7 +269,7 @@ pos_record(const cfg_t *sec, const cfg_opt_t *opt)
     /* Defaults parsed by cfg_init() have no file. */
     if (sec->filename == NULL || sec->line <= 0)
         return;
-    /* A list keeps the line of its first value; later values append to it. */
+    /* A list keeps the line of its first value, because later values append to it. */
     if ((opt->flags & CFGF_LIST) && opt->nvalues > 1)
         return;
     file = file_intern(sec->filename);
@@ -289,8 +286,8 @@ pos_record(const cfg_t *sec, const cfg_opt_t *opt)
     slot->pos_line = sec->line;
 }
 
-/* Finds where an option was set; else where its section starts; else the main
- * file without a line (a default value of a global option). */
+/* Finds where an option was set. Falls back to where its section starts, then
+ * to the main file without a line (a default value of a global option). */
 static void
 opt_where(const cfg_t *sec, const char *name, const char **file, int *line)
 {
@@ -393,288 +390,6 @@ path_dirname(const char *path)
     if (slash == NULL || slash == path)
         return dup_string("/");
     return strndup(path, (size_t)(slash - path));
-}
-
-/* ---- values ---- */
-
-long
-zs_conf_parse_duration(const char *s)
-{
-    static const struct { const char *unit; unsigned long ms; } units[] = {
-        { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 60 * 60 * 1000 },
-        { "d", 24 * 60 * 60 * 1000 }, { "", 1000 },
-    };
-    unsigned long long value;
-    char *end;
-
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    value = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].unit) != 0)
-            continue;
-        if (value > (unsigned long long)LONG_MAX / units[i].ms)
-            return -1;
-        return (long)(value * units[i].ms);
-    }
-    return -1;
-}
-
-int64_t
-zs_conf_parse_size(const char *s)
-{
-    unsigned long long value;
-    int shift = 0;
-    char *end;
-
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    value = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    switch (end[0]) {
-    case '\0':
-        break;
-    case 'k': case 'K':
-        shift = 10;
-        break;
-    case 'm': case 'M':
-        shift = 20;
-        break;
-    case 'g': case 'G':
-        shift = 30;
-        break;
-    default:
-        return -1;
-    }
-    if (end[0] != '\0' && end[1] != '\0')
-        return -1;
-    if (value > ((unsigned long long)INT64_MAX >> shift))
-        return -1;
-    return (int64_t)(value << shift);
-}
-
-static int
-parse_port(const char *s, in_port_t *port, char *err, size_t errsize)
-{
-    size_t n = strspn(s, "0123456789");
-    unsigned long value;
-
-    if (s[0] == '\0') {
-        snprintf(err, errsize, "missing port (expected ADDRESS:PORT)");
-        return -1;
-    }
-    value = n > 0 && n <= 5 ? strtoul(s, NULL, 10) : 0;
-    if (n != strlen(s) || value < 1 || value > 65535) {
-        snprintf(err, errsize, "invalid port '%s' (expected 1 to 65535)", s);
-        return -1;
-    }
-    *port = htons((in_port_t)value);
-    return 0;
-}
-
-static int
-listen_unix(const char *path, struct zs_listener *out, char *err, size_t errsize)
-{
-    struct sockaddr_un *sa_un = (struct sockaddr_un *)&out->lis_sa;
-    size_t len = strlen(path);
-
-    if (path[0] != '/') {
-        snprintf(err, errsize, "the socket path must be absolute");
-        return -1;
-    }
-    if (len >= sizeof(sa_un->sun_path)) {
-        snprintf(err, errsize, "the socket path is longer than %zu bytes", sizeof(sa_un->sun_path) - 1);
-        return -1;
-    }
-    sa_un->sun_family = AF_UNIX;
-    memcpy(sa_un->sun_path, path, len + 1);
-    out->lis_salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-    if (asprintf(&out->lis_addr, "unix:%s", path) == -1)
-        out->lis_addr = NULL;
-    return 0;
-}
-
-static int
-listen_inet6(const char *s, struct zs_listener *out, char *err, size_t errsize)
-{
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->lis_sa;
-    const char *bracket = strchr(s, ']');
-    char host[INET6_ADDRSTRLEN + 1];
-    size_t len;
-
-    if (bracket == NULL || bracket[1] != ':') {
-        snprintf(err, errsize, bracket == NULL ? "missing ']'" : "missing port (expected [ADDRESS]:PORT)");
-        return -1;
-    }
-    len = (size_t)(bracket - s - 1);
-    if (len >= sizeof(host)) {
-        snprintf(err, errsize, "invalid IPv6 address");
-        return -1;
-    }
-    memcpy(host, s + 1, len);
-    host[len] = '\0';
-    sin6->sin6_family = AF_INET6;
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-        snprintf(err, errsize, "invalid IPv6 address '%s'", host);
-        return -1;
-    }
-    if (parse_port(bracket + 2, &sin6->sin6_port, err, errsize) == -1)
-        return -1;
-    inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-    out->lis_salen = sizeof(*sin6);
-    if (asprintf(&out->lis_addr, "[%s]:%u", host, ntohs(sin6->sin6_port)) == -1)
-        out->lis_addr = NULL;
-    return 0;
-}
-
-static int
-listen_inet4(const char *s, struct zs_listener *out, char *err, size_t errsize)
-{
-    struct sockaddr_in *sin = (struct sockaddr_in *)&out->lis_sa;
-    const char *colon = strrchr(s, ':');
-    char host[256];
-    const char *port = colon != NULL ? colon + 1 : s;
-    size_t len = colon != NULL ? (size_t)(colon - s) : 0;
-
-    if (colon != NULL && strchr(s, ':') != colon) {
-        snprintf(err, errsize, "an IPv6 address must be in brackets, as in [::1]:8080");
-        return -1;
-    }
-    if (len >= sizeof(host)) {
-        snprintf(err, errsize, "invalid IPv4 address");
-        return -1;
-    }
-    memcpy(host, s, len);
-    host[len] = '\0';
-    if (colon == NULL && strspn(s, "0123456789") != strlen(s)) {
-        /* No colon and not a port: an address or a name without a port. */
-        snprintf(host, sizeof(host), "%s", s);
-        port = "";
-    }
-    if (host[0] == '\0' || strcmp(host, "*") == 0)
-        snprintf(host, sizeof(host), "0.0.0.0");
-    sin->sin_family = AF_INET;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-        if (strspn(host, "0123456789.") == strlen(host))
-            snprintf(err, errsize, "invalid IPv4 address '%s'", host);
-        else
-            snprintf(err, errsize, "'%s' is not an IP address (host names are not resolved)", host);
-        return -1;
-    }
-    if (parse_port(port, &sin->sin_port, err, errsize) == -1)
-        return -1;
-    inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-    out->lis_salen = sizeof(*sin);
-    if (asprintf(&out->lis_addr, "%s:%u", host, ntohs(sin->sin_port)) == -1)
-        out->lis_addr = NULL;
-    return 0;
-}
-
-int
-zs_conf_parse_listen(const char *s, struct zs_listener *out, char *err, size_t errsize)
-{
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    out->lis_fd = -1;
-    if (strncmp(s, "unix:", 5) == 0)
-        rc = listen_unix(s + 5, out, err, errsize);
-    else if (s[0] == '[')
-        rc = listen_inet6(s, out, err, errsize);
-    else
-        rc = listen_inet4(s, out, err, errsize);
-    if (rc == 0 && out->lis_addr == NULL) {
-        snprintf(err, errsize, "out of memory");
-        rc = -1;
-    }
-    return rc;
-}
-
-static bool
-status_is_redirect(int status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-/* Parses the `return` value "CODE [URL or text]"; text is NULL when absent. */
-static int
-parse_return(const char *s, int *status, const char **text, char *err, size_t errsize)
-{
-    size_t digits = strspn(s, "0123456789");
-    const char *rest = s + digits;
-
-    if (digits != 3 || (*rest != '\0' && !isspace((unsigned char)*rest))) {
-        snprintf(err, errsize, "return: invalid value '%s' (expected a status code, then an optional URL or text)", s);
-        return -1;
-    }
-    *status = atoi(s);
-    if (*status < 200 || *status > 599) {
-        snprintf(err, errsize, "return: status %d is out of range (200 to 599)", *status);
-        return -1;
-    }
-    rest += strspn(rest, " \t\r\n");
-    *text = *rest != '\0' ? rest : NULL;
-    if (status_is_redirect(*status) && *text == NULL) {
-        snprintf(err, errsize, "return: status %d requires a URL, as in \"%d https://example.org$request_uri\"",
-                 *status, *status);
-        return -1;
-    }
-    return 0;
-}
-
-/* Splits a location title into its match type and its path or regular expression. */
-static int
-parse_location_title(const char *title, enum zs_loc_match *match, const char **path,
-                     char *err, size_t errsize)
-{
-    static const struct { const char *modifier; enum zs_loc_match match; } modifiers[] = {
-        { "^~", ZS_LOC_PREFIX_NOREGEX }, { "~*", ZS_LOC_REGEX_NOCASE },
-        { "~", ZS_LOC_REGEX }, { "=", ZS_LOC_EXACT },
-    };
-    const char *p = title;
-
-    *match = ZS_LOC_PREFIX;
-    for (size_t i = 0; i < sizeof(modifiers) / sizeof(modifiers[0]); i++) {
-        size_t len = strlen(modifiers[i].modifier);
-        if (strncmp(p, modifiers[i].modifier, len) == 0) {
-            *match = modifiers[i].match;
-            p += len;
-            p += strspn(p, " \t");
-            break;
-        }
-    }
-    *path = p;
-    if (*p == '\0') {
-        snprintf(err, errsize, "missing path or regular expression");
-        return -1;
-    }
-    if (*match != ZS_LOC_REGEX && *match != ZS_LOC_REGEX_NOCASE && *p != '/') {
-        snprintf(err, errsize, "the path must start with '/'");
-        return -1;
-    }
-    return 0;
-}
-
-static pcre2_code *
-compile_regex(const char *source, bool caseless, char *err, size_t errsize)
-{
-    PCRE2_UCHAR message[256];
-    PCRE2_SIZE offset;
-    int code;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)source, PCRE2_ZERO_TERMINATED,
-                                   caseless ? PCRE2_CASELESS : 0, &code, &offset, NULL);
-
-    if (re == NULL) {
-        pcre2_get_error_message(code, message, sizeof(message));
-        snprintf(err, errsize, "invalid regular expression at offset %zu: %s", (size_t)offset,
-                 (const char *)message);
-    }
-    return re;
 }
 
 /* ---- libconfuse parse callbacks: each checks one value while its line is known ---- */
@@ -786,12 +501,16 @@ cb_count(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 static int
 cb_workers(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-    if (strcmp(value, "auto") == 0) {
-        pos_record(sec, opt);
-        *(long *)result = 0;
-        return 0;
-    }
-    return cb_count(sec, opt, value, result);
+    size_t digits = strspn(value, "0123456789");
+
+    if (digits > 0 && digits == strlen(value))
+        return cb_count(sec, opt, value, result);
+    pos_record(sec, opt);
+    if (strcmp(value, "auto") != 0)
+        parse_error(sec, "workers: invalid value '%s' (expected auto or a number from 1 to %d)", value,
+                    WORKERS_MAX);
+    *(long *)result = 0;
+    return 0;
 }
 
 static int
@@ -844,7 +563,7 @@ cb_return(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     int status;
 
     pos_record(sec, opt);
-    if (parse_return(value, &status, &text, err, sizeof(err)) == -1)
+    if (zs_conf_parse_return(value, &status, &text, err, sizeof(err)) == -1)
         parse_error(sec, "%s", err);
     *(const char **)result = value;
     return 0;
@@ -1029,8 +748,8 @@ prepare_text(char *text, size_t len, const char *file)
     return 0;
 }
 
-/* Parses the text of one file into cfg at the top level; includes parse their files from
- * inside this parse. Returns 0, or -1 after a syntax error (recorded). */
+/* Parses the text of one file into cfg at the top level. An include parses its files from
+ * inside this parse. Returns 0, or -1 after recording a syntax error. */
 static int
 parse_text(cfg_t *cfg, const char *file, char *text, size_t len)
 {
@@ -1219,7 +938,7 @@ build_globals(cfg_t *root)
 }
 
 /* Resolves the pool's user and group to ids. Names are looked up only when the
- * master runs as root: any other master runs its workers as itself. */
+ * master runs as root, because any other master runs its workers as itself. */
 static void
 resolve_pool_ids(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
 {
@@ -1272,7 +991,10 @@ build_pool(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
     }
     if (workers == 0) {
         workers = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = workers < 1 ? 1 : workers > WORKERS_MAX ? WORKERS_MAX : workers;
+        if (workers < 1)
+            workers = 1;
+        if (workers > WORKERS_MAX)
+            workers = WORKERS_MAX;
     }
     pool->pool_workers = (int)workers;
     resolve_pool_ids(pool, pool_sec, root);
@@ -1317,7 +1039,7 @@ build_location_match(struct zs_location *loc)
     const char *path;
     char err[512];
 
-    if (parse_location_title(loc->loc_title, &loc->loc_match, &path, err, sizeof(err)) == -1) {
+    if (zs_conf_parse_location_title(loc->loc_title, &loc->loc_match, &path, err, sizeof(err)) == -1) {
         error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
         return;
     }
@@ -1326,7 +1048,7 @@ build_location_match(struct zs_location *loc)
         return;
     loc->loc_path_len = strlen(path);
     if (loc->loc_match == ZS_LOC_REGEX || loc->loc_match == ZS_LOC_REGEX_NOCASE) {
-        loc->loc_regex = compile_regex(path, loc->loc_match == ZS_LOC_REGEX_NOCASE, err, sizeof(err));
+        loc->loc_regex = zs_conf_compile_regex(path, loc->loc_match == ZS_LOC_REGEX_NOCASE, err, sizeof(err));
         if (loc->loc_regex == NULL)
             error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
     }
@@ -1340,14 +1062,15 @@ build_location_return(struct zs_location *loc, cfg_t *loc_sec)
     char err[512];
 
     /* A bad value was reported while parsing. */
-    if (value == NULL || parse_return(value, &loc->loc_return_status, &text, err, sizeof(err)) == -1)
+    if (value == NULL || zs_conf_parse_return(value, &loc->loc_return_status, &text, err, sizeof(err)) == -1)
         return 0;
     if (text != NULL && (loc->loc_return_text = dup_string(text)) == NULL)
         return -1;
     return 0;
 }
 
-/* Fills a location from its section, or the implicit "/" location when loc_sec is NULL. */
+/* Fills a location from its section, or the implicit "/" location when loc_sec is NULL
+ * (see build_locations()). */
 static int
 build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *srv, cfg_t *srv_sec)
 {
@@ -1368,6 +1091,9 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
         return -1;
     if (root != NULL && (loc->loc_root = conf_path(root)) == NULL)
         return -1;
+    /* Without a root, the implicit "/" of a server that has other locations returns 404. */
+    if (root == NULL && loc_sec == NULL && srv->srv_location_count > 1)
+        loc->loc_return_status = 404;
     if (root == NULL && loc->loc_return_status == 0) {
         if (loc_sec != NULL)
             error_add(loc->loc_file, loc->loc_line,
@@ -1387,19 +1113,38 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
     return 0;
 }
 
+/* Tells whether a location title is the prefix "/" (plain or "^~"). */
+static bool
+title_is_root_prefix(const char *title)
+{
+    enum zs_loc_match match;
+    const char *path;
+    char err[128];
+
+    return zs_conf_parse_location_title(title, &match, &path, err, sizeof(err)) == 0
+           && (match == ZS_LOC_PREFIX || match == ZS_LOC_PREFIX_NOREGEX) && strcmp(path, "/") == 0;
+}
+
+/* Builds the server's locations in file order. Like nginx, which serves a
+ * request that matches no location with the server's settings, a server
+ * without a "/" prefix location gets one at the end, built from its own
+ * settings. */
 static int
 build_locations(struct zs_server *srv, cfg_t *srv_sec)
 {
     unsigned int n = cfg_size(srv_sec, "location");
+    bool add_root = true;
 
-    srv->srv_locations = calloc(n ? n : 1, sizeof(*srv->srv_locations));
+    for (unsigned int i = 0; i < n && add_root; i++)
+        add_root = !title_is_root_prefix(cfg_title(cfg_getnsec(srv_sec, "location", i)));
+    srv->srv_locations = calloc(n + 1, sizeof(*srv->srv_locations));
     if (srv->srv_locations == NULL)
         return out_of_memory();
-    for (unsigned int i = 0; i < (n ? n : 1); i++) {
+    for (unsigned int i = 0; i < n + add_root; i++) {
         struct zs_location *loc = &srv->srv_locations[srv->srv_location_count++];
 
         loc->loc_root_fd = -1;
-        if (build_location(loc, n ? cfg_getnsec(srv_sec, "location", i) : NULL, srv, srv_sec) == -1)
+        if (build_location(loc, i < n ? cfg_getnsec(srv_sec, "location", i) : NULL, srv, srv_sec) == -1)
             return -1;
     }
     return 0;
@@ -1765,200 +1510,4 @@ zs_conf_errors_clear(struct zs_conf_errors *errs)
     free_list(errs->msgs, errs->count);
     errs->msgs = NULL;
     errs->count = 0;
-}
-
-/* ---- printing (zserver -T) ---- */
-
-/* Characters that the libconfuse lexer reads as part of an unquoted value. */
-static bool
-is_bare_value(const char *s)
-{
-    if (s[0] == '\0' || strstr(s, "//") != NULL)
-        return false;
-    for (const char *p = s; *p != '\0'; p++)
-        if (!isalnum((unsigned char)*p) && strchr("._-/:@", *p) == NULL)
-            return false;
-    return true;
-}
-
-/* Prints a value bare when it is safe, else in single quotes. Inside single
- * quotes libconfuse unescapes only \\ and \', so other backslashes, as in
- * regular expressions, stay as written. */
-static void
-dump_value(FILE *out, const char *s)
-{
-    if (is_bare_value(s)) {
-        fputs(s, out);
-        return;
-    }
-    fputc('\'', out);
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p == '\'' || (*p == '\\' && (p[1] == '\\' || p[1] == '\'' || p[1] == '\0')))
-            fputc('\\', out);
-        fputc(*p, out);
-    }
-    fputc('\'', out);
-}
-
-static void
-dump_string(FILE *out, int indent, const char *name, const char *value)
-{
-    fprintf(out, "%*s%s = ", indent, "", name);
-    dump_value(out, value);
-    fputc('\n', out);
-}
-
-static void
-dump_list(FILE *out, int indent, const char *name, char **items, size_t count)
-{
-    fprintf(out, "%*s%s = {", indent, "", name);
-    for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            fputs(", ", out);
-        dump_value(out, items[i]);
-    }
-    fputs("}\n", out);
-}
-
-static void
-dump_bool(FILE *out, int indent, const char *name, bool value)
-{
-    fprintf(out, "%*s%s = %s\n", indent, "", name, value ? "true" : "false");
-}
-
-static void
-dump_duration(FILE *out, const char *name, long ms)
-{
-    static const struct { const char *unit; long ms; } units[] = {
-        { "d", 24L * 60 * 60 * 1000 }, { "h", 60L * 60 * 1000 }, { "m", 60L * 1000 }, { "s", 1000 },
-    };
-
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (ms % units[i].ms == 0) {
-            fprintf(out, "%s = %ld%s\n", name, ms / units[i].ms, units[i].unit);
-            return;
-        }
-    }
-    fprintf(out, "%s = %ldms\n", name, ms);
-}
-
-static void
-dump_size(FILE *out, int indent, const char *name, int64_t bytes)
-{
-    static const char units[] = "gmk";
-
-    for (int i = 0; i < 3 && bytes > 0; i++) {
-        int64_t unit = (int64_t)1 << (10 * (3 - i));
-        if (bytes % unit == 0) {
-            fprintf(out, "%*s%s = %lld%c\n", indent, "", name, (long long)(bytes / unit), units[i]);
-            return;
-        }
-    }
-    fprintf(out, "%*s%s = %lld\n", indent, "", name, (long long)bytes);
-}
-
-static void
-dump_globals(const struct zs_config *conf, FILE *out)
-{
-    dump_string(out, 0, "user", conf->user);
-    dump_string(out, 0, "group", conf->group);
-    dump_string(out, 0, "pid_file", conf->pid_file);
-    dump_string(out, 0, "error_log", conf->error_log);
-    dump_string(out, 0, "log_level", zs_log_level_name(conf->log_level));
-    dump_string(out, 0, "mime_types", conf->mime_types_file);
-    dump_string(out, 0, "default_type", conf->default_type);
-    dump_duration(out, "client_header_timeout", conf->header_timeout);
-    dump_duration(out, "client_body_timeout", conf->body_timeout);
-    dump_duration(out, "keepalive_timeout", conf->keepalive_timeout);
-    dump_duration(out, "send_timeout", conf->send_timeout);
-    dump_duration(out, "shutdown_timeout", conf->shutdown_timeout);
-    fprintf(out, "keepalive_requests = %d\n", conf->keepalive_requests);
-}
-
-static void
-dump_pool(const struct zs_pool *pool, FILE *out)
-{
-    fputs("\npool ", out);
-    dump_value(out, pool->pool_name);
-    fprintf(out, " {\n    # uid %ld, gid %ld\n", (long)pool->pool_uid, (long)pool->pool_gid);
-    dump_string(out, 4, "user", pool->pool_user);
-    dump_string(out, 4, "group", pool->pool_group);
-    fprintf(out, "    workers = %d\n", pool->pool_workers);
-    fprintf(out, "    max_requests = %ld\n", pool->pool_max_requests);
-    fprintf(out, "    worker_connections = %d\n", pool->pool_worker_connections);
-    dump_bool(out, 4, "allow_root", pool->pool_allow_root);
-    fputs("}\n", out);
-}
-
-static void
-dump_location(const struct zs_location *loc, FILE *out)
-{
-    char status[16];
-
-    fputs("    location ", out);
-    dump_value(out, loc->loc_title);
-    fputs(" {\n", out);
-    if (loc->loc_return_status != 0) {
-        char *value = NULL;
-        snprintf(status, sizeof(status), "%d", loc->loc_return_status);
-        if (loc->loc_return_text != NULL && asprintf(&value, "%s %s", status, loc->loc_return_text) == -1)
-            value = NULL;
-        dump_string(out, 8, "return", value != NULL ? value : status);
-        free(value);
-    }
-    if (loc->loc_root != NULL)
-        dump_string(out, 8, "root", loc->loc_root);
-    dump_list(out, 8, "index", loc->loc_index, loc->loc_index_count);
-    dump_bool(out, 8, "autoindex", loc->loc_autoindex);
-    dump_bool(out, 8, "gzip_static", loc->loc_gzip_static);
-    dump_bool(out, 8, "follow_symlinks", loc->loc_follow_symlinks);
-    dump_bool(out, 8, "allow_dotfiles", loc->loc_allow_dotfiles);
-    dump_size(out, 8, "client_max_body_size", loc->loc_client_max_body_size);
-    fputs("    }\n", out);
-}
-
-static void
-dump_server(const struct zs_server *srv, FILE *out)
-{
-    fputs("\nserver ", out);
-    dump_value(out, srv->srv_title);
-    fputs(" {\n", out);
-    dump_list(out, 4, "listen", srv->srv_listen, srv->srv_listen_count);
-    dump_list(out, 4, "server_name", srv->srv_names, srv->srv_name_count);
-    dump_bool(out, 4, "default_server", srv->srv_default);
-    dump_string(out, 4, "pool", srv->srv_pool != NULL ? srv->srv_pool->pool_name : "default");
-    dump_string(out, 4, "access_log", srv->srv_access_log.al_path != NULL ? srv->srv_access_log.al_path : "off");
-    dump_string(out, 4, "access_log_format",
-                srv->srv_access_log.al_format == ZS_ACCESS_LOG_JSON ? "json" : "combined");
-    for (size_t i = 0; i < srv->srv_location_count; i++)
-        dump_location(&srv->srv_locations[i], out);
-    fputs("}\n", out);
-}
-
-static void
-dump_listeners(const struct zs_config *conf, FILE *out)
-{
-    fputs("\n# listeners: address, pool, then its servers with the default server first\n", out);
-    for (size_t i = 0; i < conf->listener_count; i++) {
-        const struct zs_listener *lis = &conf->listeners[i];
-
-        fprintf(out, "# %s pool %s:", lis->lis_addr, lis->lis_pool != NULL ? lis->lis_pool->pool_name : "?");
-        for (size_t j = 0; j < lis->lis_server_count; j++)
-            fprintf(out, " %s", lis->lis_servers[j]->srv_title);
-        fputc('\n', out);
-    }
-}
-
-void
-zs_conf_dump(const struct zs_config *conf, FILE *out)
-{
-    for (size_t i = 0; i < conf->file_count; i++)
-        fprintf(out, "# configuration file %s\n", conf->files[i]);
-    fputc('\n', out);
-    dump_globals(conf, out);
-    for (size_t i = 0; i < conf->pool_count; i++)
-        dump_pool(&conf->pools[i], out);
-    for (size_t i = 0; i < conf->server_count; i++)
-        dump_server(&conf->servers[i], out);
-    dump_listeners(conf, out);
 }

@@ -24,7 +24,7 @@ struct zs_conf_errors {
  * thread at a time. */
 struct zs_config *zs_conf_load(const char *path, struct zs_conf_errors *errs);
 
-/* Frees a configuration; accepts NULL and half-built configurations. */
+/* Frees a configuration. Accepts NULL and half-built configurations. */
 void zs_conf_free(struct zs_config *conf);
 
 void zs_conf_errors_clear(struct zs_conf_errors *errs);
@@ -33,12 +33,12 @@ void zs_conf_errors_clear(struct zs_conf_errors *errs);
  * preceded by a "# configuration file PATH" line for each file read. */
 void zs_conf_dump(const struct zs_config *conf, FILE *out);
 
-/* Parses "500ms", "60s", "2m", "1h", "1d" or "75" (seconds) into milliseconds;
- * returns -1 if invalid. */
+/* Parses "500ms", "60s", "2m", "1h", "1d" or "75" (seconds) into milliseconds.
+ * Returns -1 if invalid. */
 long zs_conf_parse_duration(const char *s);
 
-/* Parses "1024", "64k", "1m" or "1g" (binary multiples, either case) into bytes;
- * returns -1 if invalid. */
+/* Parses "1024", "64k", "1m" or "1g" (binary multiples, either case) into bytes.
+ * Returns -1 if invalid. */
 int64_t zs_conf_parse_size(const char *s);
 
 /* Parses a listen address into out (lis_addr normalised and allocated, lis_sa,

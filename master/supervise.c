@@ -423,9 +423,15 @@ master_ttin_ttou(int delta)
     struct generation *g = m.current;
 
     for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
-        if (delta < 0 && pool_target(g, pool) <= 1)
+        const char *name = g->conf->pools[pool].pool_name;
+
+        if (delta < 0 && pool_target(g, pool) <= 1) {
+            zs_log_notice("pool %s: already at one worker, not lowered", name);
             continue;
+        }
         g->extra[pool] += delta;
+        zs_log_notice("pool %s: worker count %s to %d", name, delta > 0 ? "raised" : "lowered",
+                      pool_target(g, pool));
         if (delta > 0)
             continue;
         for (size_t i = m.proc_count; i-- > 0;) {
@@ -436,7 +442,6 @@ master_ttin_ttou(int delta)
             }
         }
     }
-    zs_log_notice("worker count %s by one in every pool", delta > 0 ? "raised" : "lowered");
 }
 
 static void
@@ -456,6 +461,9 @@ master_signal(int sig, const siginfo_t *si)
             zs_log_notice("graceful shutdown requested");
         m.quitting = true;
         workers_stop_all(NULL, SIGQUIT);
+        /* Workers close their copies as they start draining, so new
+         * clients are refused instead of waiting in a backlog nobody reads. */
+        zs_listeners_close(m.current->conf, true);
         break;
     case SIGTERM:
     case SIGINT:
@@ -513,6 +521,21 @@ master_loop(const sigset_t *set)
     }
 }
 
+/* Points whoever started a daemon that failed to the reason, which went to
+ * the error log and not to the terminal. */
+static void
+daemon_start_failed(void)
+{
+    const char *dest = zs_log_dest();
+
+    if (strcmp(dest, "stderr") == 0)
+        return;
+    if (strcmp(dest, "syslog") == 0)
+        fprintf(stderr, "zserver: start-up failed, see syslog\n");
+    else
+        fprintf(stderr, "zserver: start-up failed, see the error log %s\n", dest);
+}
+
 /* Detaches from the terminal. The parent waits until the daemon reports that
  * it started, so that init scripts see a failed start as a failed command. */
 static int
@@ -533,7 +556,10 @@ master_daemonize(int *ready_fd)
         char ok = 0;
         close(pipefd[1]);
         ssize_t n = read(pipefd[0], &ok, 1);
-        _exit(n == 1 && ok == 1 ? 0 : 1);
+        if (n == 1 && ok == 1)
+            _exit(0);
+        daemon_start_failed();
+        _exit(1);
     }
     close(pipefd[0]);
     setsid();
@@ -562,10 +588,12 @@ zs_master_run(struct zs_config *conf, bool foreground)
         zs_log_syserr("error log %s: open failed", conf->error_log);
         return 1;
     }
-    if (zs_listeners_open(conf, NULL) == -1 || zs_files_open(conf) == -1)
+    if (zs_listeners_open(conf, NULL) == -1 || zs_files_open(conf) == -1
+        || (!foreground && master_daemonize(&ready_fd) == -1)) {
+        if (!foreground)
+            daemon_start_failed();
         return 1;
-    if (!foreground && master_daemonize(&ready_fd) == -1)
-        return 1;
+    }
     if (zs_pidfile_write(conf->pid_file) == -1)
         return 1;
 

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -282,33 +284,75 @@ zs_conn_close_all(void)
     }
 }
 
+/* Spans of the request that can point into rbuf: the request line once the
+ * scanner has seen it, the others once the head is parsed. */
+#define REQUEST_SPAN_COUNT 14
+
+static void
+request_spans(struct zs_request *r, struct zs_span *spans[REQUEST_SPAN_COUNT])
+{
+    struct zs_span *list[REQUEST_SPAN_COUNT] = {
+        &r->line, &r->target, &r->path_raw, &r->query, &r->host,
+        &r->if_match, &r->if_none_match, &r->if_modified_since, &r->if_unmodified_since,
+        &r->if_range, &r->range, &r->accept_encoding, &r->referer, &r->user_agent,
+    };
+
+    memcpy(spans, list, sizeof(list));
+}
+
+/* Makes room in a full rbuf: moves the request being read to the front, or
+ * else grows the buffer. The request's spans follow the bytes they point
+ * to. NOTE: the header array (zs_w.headers) is not moved with them, since
+ * it is read only while the head is parsed. Returns 0, or -1 when rbuf is
+ * at its maximum size or out of memory. */
+static int
+conn_rbuf_make_room(struct zs_conn *c)
+{
+    struct zs_span *spans[REQUEST_SPAN_COUNT];
+    ptrdiff_t offsets[REQUEST_SPAN_COUNT];
+    size_t shift = 0;
+
+    request_spans(&c->req, spans);
+    for (size_t i = 0; i < REQUEST_SPAN_COUNT; i++) {
+        uintptr_t p = (uintptr_t)spans[i]->p, start = (uintptr_t)c->rbuf;
+        offsets[i] = spans[i]->p != NULL && p >= start && p <= start + c->rlen ? (ptrdiff_t)(p - start) : -1;
+    }
+
+    if (c->rpos > 0 && c->state == CONN_READ_HEAD) {
+        shift = c->rpos;
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rscan -= c->rpos;
+        c->body_pos = c->body_pos > c->rpos ? c->body_pos - c->rpos : 0;
+        c->rpos = 0;
+    } else {
+        size_t cap = c->rcap * 2;
+        if (cap > ZS_MAX_HEADERS_SIZE + 4096)
+            cap = ZS_MAX_HEADERS_SIZE + 4096;
+        if (cap == c->rcap)
+            return -1;
+        char *p = realloc(c->rbuf, cap);
+        if (p == NULL)
+            return -1;
+        c->rbuf = p;
+        c->rcap = cap;
+    }
+
+    for (size_t i = 0; i < REQUEST_SPAN_COUNT; i++) {
+        if (offsets[i] >= 0)
+            spans[i]->p = c->rbuf + offsets[i] - shift;
+    }
+    return 0;
+}
+
 static int
 conn_read(struct zs_conn *c)
 {
     if (c->rpos > 0 && c->rpos == c->rlen) {
         c->rpos = c->rlen = c->rscan = c->body_pos = 0;
     }
-    if (c->rlen == c->rcap) {
-        /* Move the unparsed request to the front before growing. */
-        if (c->rpos > 0 && c->state == CONN_READ_HEAD) {
-            memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-            c->rlen -= c->rpos;
-            c->rscan -= c->rpos;
-            c->body_pos = c->body_pos > c->rpos ? c->body_pos - c->rpos : 0;
-            c->rpos = 0;
-        } else {
-            size_t cap = c->rcap * 2;
-            if (cap > ZS_MAX_HEADERS_SIZE + 4096)
-                cap = ZS_MAX_HEADERS_SIZE + 4096;
-            if (cap == c->rcap)
-                return -1;
-            char *p = realloc(c->rbuf, cap);
-            if (p == NULL)
-                return -1;
-            c->rbuf = p;
-            c->rcap = cap;
-        }
-    }
+    if (c->rlen == c->rcap && conn_rbuf_make_room(c) == -1)
+        return -1;
     for (;;) {
         ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (n > 0) {
@@ -478,11 +522,15 @@ conn_process(struct zs_conn *c)
 
     for (;;) {
         if (c->state == CONN_READ_HEAD) {
-            if (c->rpos < c->rlen && !c->head_started) {
+            bool idle = !c->head_started;
+            enum zs_head_result h = zs_http1_scan_head(c, &status);
+            /* The scan skips empty lines before a request line; they leave an
+             * idle connection's deadline alone, or a client could hold the
+             * connection forever by sending CRLFs. */
+            if (idle && c->rpos < c->rlen) {
                 c->head_started = true;
                 c->deadline = ev_now(zs_w.loop) + zs_w.conf->header_timeout / 1000.0;
             }
-            enum zs_head_result h = zs_http1_scan_head(c, &status);
             if (h == HEAD_INCOMPLETE)
                 break;
             if (h == HEAD_ERROR || zs_http1_parse_head(c, &status) == -1) {

@@ -17,6 +17,46 @@ is_ows(char ch)
     return ch == ' ' || ch == '\t';
 }
 
+/* tchar of RFC 9110 5.6.2: the bytes allowed in a method and a field name. */
+static bool
+is_tchar(char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static bool
+is_token(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar(p[i]))
+            return false;
+    }
+    return len > 0;
+}
+
+/* Bytes of a request line that are checked before its line end arrives;
+ * http-parser 2.9 knows no method longer than 11 bytes. */
+#define METHOD_CHECK_MAX 32
+
+/* Tells whether the start of a request line can still be a method followed by
+ * SP. A TLS ClientHello or other binary data may hold no line end while its
+ * sender waits for an answer, so it is rejected before the line is complete. */
+static bool
+method_start_valid(const char *p, size_t len)
+{
+    if (len > METHOD_CHECK_MAX)
+        len = METHOD_CHECK_MAX;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == ' ')
+            return i > 0;
+        if (!is_tchar(p[i]))
+            return false;
+    }
+    return true;
+}
+
 /* Checks one complete line of the head. Lines end in CRLF or LF (RFC 9112
  * 2.2 lets a recipient accept a bare LF); a CR anywhere else is rejected. */
 static int
@@ -44,9 +84,11 @@ scan_line(struct zs_conn *c, const char *line, size_t len, bool first, int *stat
         *status = 400;
         return -1;
     }
-    /* RFC 9112 5.1: no whitespace between the field name and the colon. */
+    /* RFC 9112 5.1: the field name is a token, with no whitespace before the
+     * colon. http-parser as Debian builds it (not HTTP_PARSER_STRICT) lets a
+     * space through inside a name, so the name is checked here. */
     const char *colon = memchr(line, ':', len);
-    if (colon == NULL || colon == line || is_ows(colon[-1])) {
+    if (colon == NULL || !is_token(line, (size_t)(colon - line))) {
         *status = 400;
         return -1;
     }
@@ -80,6 +122,10 @@ zs_http1_scan_head(struct zs_conn *c, int *status)
 
         if (nl == NULL) {
             size_t partial = c->rlen - c->rscan;
+            if (first && !method_start_valid(start, partial)) {
+                *status = 400;
+                return HEAD_ERROR;
+            }
             if (first && partial > ZS_MAX_REQUEST_LINE + 1) {
                 *status = 414;
                 return HEAD_ERROR;
@@ -298,36 +344,40 @@ target_split(struct zs_request *r)
 {
     const char *t = r->target.p;
     size_t len = r->target.len;
+    bool absolute = false;
 
     if (len >= 7 && (zs_str_ieq(t, 7, "http://") || (len >= 8 && zs_str_ieq(t, 8, "https://")))) {
-        size_t skip = t[4] == ':' ? 7 : 8;
-        const char *auth = t + skip;
+        const char *auth = t + (t[4] == ':' ? 7 : 8);
         const char *end = t + len;
-        const char *slash = memchr(auth, '/', (size_t)(end - auth));
-        const char *authend = slash != NULL ? slash : end;
-        const char *q = memchr(auth, '?', (size_t)(end - auth));
-        if (q != NULL && q < authend)
-            authend = q;
+        const char *authend = auth;
+        while (authend < end && *authend != '/' && *authend != '?')
+            authend++;
         if (authend == auth || memchr(auth, '@', (size_t)(authend - auth)) != NULL)
             return -1;
         r->host.p = auth;
         r->host.len = (size_t)(authend - auth);
-        if (slash == NULL || (q != NULL && q < slash))
-            return -1;
-        t = slash;
-        len = (size_t)(end - slash);
+        t = authend;
+        len = (size_t)(end - authend);
+        absolute = true;
     }
-    if (len == 0 || t[0] != '/')
-        return -1;
     if (memchr(t, '#', len) != NULL)
         return -1;
     const char *q = memchr(t, '?', len);
-    r->path_raw.p = t;
-    r->path_raw.len = q != NULL ? (size_t)(q - t) : len;
+    size_t path_len = q != NULL ? (size_t)(q - t) : len;
     if (q != NULL) {
         r->query.p = q + 1;
-        r->query.len = len - r->path_raw.len - 1;
+        r->query.len = len - path_len - 1;
     }
+    if (path_len == 0 && absolute) {
+        /* RFC 9110 4.2.3: an empty path in an http or https URI is "/". */
+        r->path_raw.p = "/";
+        r->path_raw.len = 1;
+        return 0;
+    }
+    if (path_len == 0 || t[0] != '/')
+        return -1;
+    r->path_raw.p = t;
+    r->path_raw.len = path_len;
     return 0;
 }
 
@@ -419,6 +469,9 @@ zs_http1_parse_head(struct zs_conn *c, int *status)
 
     if ((*status = headers_check(c)) != 0)
         return -1;
+    /* CONNECT asks for a tunnel, which an origin server does not offer, and
+     * its authority-form target has no path to route: like any target that is
+     * neither origin nor absolute form, it gets 400. */
     if (r->method == HTTP_CONNECT || target_split(r) == -1 || host_normalize(&r->host) == -1) {
         *status = 400;
         return -1;

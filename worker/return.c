@@ -23,6 +23,21 @@ expand_put(struct expand *x, const char *s, size_t len)
     x->p += len;
 }
 
+/* Copies s lower-cased: host names compare case-insensitively, and nginx's
+ * $host is lower case whatever the client sent. */
+static void
+expand_put_lower(struct expand *x, const char *s, size_t len)
+{
+    char *start = x->p;
+
+    expand_put(x, s, len);
+    if (x->overflow)
+        return;
+    for (char *p = start; p < x->p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+}
+
 /* Expands the nginx variables a redirect needs: $scheme, $host,
  * $request_uri, $uri and $args. Other text is copied as it is. */
 static bool
@@ -45,9 +60,9 @@ expand_variable(struct expand *x, const struct zs_conn *c, const char **src)
         case 0: expand_put(x, "http", 4); break;
         case 1:
             if (r->host.len > 0)
-                expand_put(x, r->host.p, r->host.len);
+                expand_put_lower(x, r->host.p, r->host.len);
             else if (r->server->srv_name_count > 0)
-                expand_put(x, r->server->srv_names[0], strlen(r->server->srv_names[0]));
+                expand_put_lower(x, r->server->srv_names[0], strlen(r->server->srv_names[0]));
             break;
         case 2: expand_put(x, r->target.p, r->target.len); break;
         case 3: expand_put(x, r->path, r->path_len); break;

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/httpdate.h"
@@ -215,7 +217,7 @@ static_body(struct zs_conn *c, struct static_file *f, int64_t offset, int64_t le
 }
 
 static void
-static_send_full(struct zs_conn *c, struct static_file *f, int status_if_any)
+static_send_full(struct zs_conn *c, struct static_file *f)
 {
     const char *type = static_content_type(f);
 
@@ -249,6 +251,23 @@ static_send_range(struct zs_conn *c, struct static_file *f, const struct zs_rang
     static_body(c, f, rg->first, rg->last - rg->first + 1);
 }
 
+/* Writes 16 random hex digits. A boundary that clients can predict lets a
+ * file that contains it forge parts (RFC 2046 5.1.1), and random() is not
+ * seeded, so every worker would start the same sequence. */
+static void
+multipart_boundary(char *out, size_t size)
+{
+    uint64_t v;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        /* Only before the kernel's pool is initialised: unique, though guessable. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 48);
+    }
+    snprintf(out, size, "%016llx", (unsigned long long)v);
+}
+
 /* RFC 9110 14.6: multipart/byteranges, one part per range. The part heads
  * live in c->extra; the file ranges between them go out with sendfile. */
 static void
@@ -266,7 +285,7 @@ static_send_multipart(struct zs_conn *c, struct static_file *f, const struct zs_
         zs_resp_error(c, 500);
         return;
     }
-    snprintf(boundary, sizeof(boundary), "%08lx%08lx", (unsigned long)random(), (unsigned long)random());
+    multipart_boundary(boundary, sizeof(boundary));
     c->seg_count = 0;
     for (size_t i = 0; i < count; i++) {
         int n = snprintf(parts + used, part_max, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
@@ -314,12 +333,12 @@ static_send_file(struct zs_conn *c, struct static_file *f)
         return;
     }
     if (r->range.p == NULL || r->method != HTTP_GET || !static_if_range_holds(r, f)) {
-        static_send_full(c, f, 200);
+        static_send_full(c, f);
         return;
     }
     switch (zs_range_parse(r->range.p, r->range.len, f->st.st_size, ranges, ZS_MAX_RANGES, &count)) {
     case ZS_RANGE_IGNORE:
-        static_send_full(c, f, 200);
+        static_send_full(c, f);
         return;
     case ZS_RANGE_UNSATISFIABLE:
         static_send_unsatisfiable(c, f);

@@ -19,8 +19,13 @@
 
 #define ACCEPT_BATCH 32
 #define SWEEP_INTERVAL 0.5
+/* A draining worker leaves idle connections open this long: a client whose
+ * connection was accepted just before the drain began has sent, or is about
+ * to send, a request that closing the connection unread would reset. */
+#define DRAIN_GRACE 1.0
 
 struct zs_worker zs_w;
+static ev_tstamp drain_started;
 
 static void worker_stop_accepting(void);
 
@@ -99,6 +104,16 @@ worker_stop_accepting(void)
     worker_accept_enable(false);
 }
 
+/* A listening socket refuses connections only once every process has closed
+ * it; the master closes its own on shutdown, and on reload keeps it for the
+ * next generation. */
+static void
+worker_listeners_close(void)
+{
+    for (size_t i = 0; i < zs_w.pool->pool_listener_count; i++)
+        close(zs_w.pool->pool_listeners[i]->lis_fd);
+}
+
 static void
 worker_exit_if_idle(void)
 {
@@ -107,17 +122,19 @@ worker_exit_if_idle(void)
 }
 
 /* Graceful stop: accept nothing more, answer what is in flight with
- * "Connection: close", and close connections that sit idle. */
+ * "Connection: close", and, after DRAIN_GRACE, close connections that sit
+ * idle (the sweep does that). */
 static void
 worker_drain(void)
 {
     if (zs_w.draining)
         return;
     zs_w.draining = true;
+    drain_started = ev_now(zs_w.loop);
     worker_stop_accepting();
     ev_io_stop(zs_w.loop, &zs_w.accept_io);
+    worker_listeners_close();
     ev_io_stop(zs_w.loop, &zs_w.channel_io);
-    zs_conn_drain_idle();
     worker_exit_if_idle();
 }
 
@@ -149,7 +166,7 @@ sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     zs_resp_date_update(now);
     zs_conn_sweep(now);
-    if (zs_w.draining)
+    if (zs_w.draining && now - drain_started >= DRAIN_GRACE)
         zs_conn_drain_idle();
     zs_accesslog_flush_all();
     worker_exit_if_idle();

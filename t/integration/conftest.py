@@ -198,3 +198,97 @@ def server():
     yield srv
     srv.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+def fetch(server, target, method="GET", headers=(), host="a"):
+    """Sends one request with "Connection: close" and returns parse_response()'s
+    (status, headers, body, rest). The target (str or bytes) is sent unchanged,
+    so tests can send paths that a client library would rewrite. headers is a
+    sequence of (name, value) pairs."""
+    if isinstance(target, str):
+        target = target.encode()
+    head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode(), target, host.encode())
+    for name, value in headers:
+        head += b"%s: %s\r\n" % (name.encode(), value.encode())
+    return parse_response(server.request(head + b"Connection: close\r\n\r\n"))
+
+
+class DaemonMaster:
+    """Stands in for the Popen object of a master that detached itself (started
+    without -f): found through its pid file, signalled by pid and watched
+    through /proc. It is not our child, so its exit status cannot be read."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "X"
+        if state in ("Z", "X"):
+            self.returncode = -1    # exited, status unknown
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.time() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.time() > deadline:
+                raise subprocess.TimeoutExpired("zserver", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+
+def start_daemon(server, args=(), check=True):
+    """Starts zserver without -f, so that it daemonizes and logs to the
+    configured error_log, and returns the CompletedProcess of the command.
+    On success server.proc becomes a DaemonMaster found through the pid file."""
+    server.stderr = open(os.path.join(server.dir, "stderr.log"), "ab")
+    result = subprocess.run([ZSERVER, "-c", server.conf_path, *args], stdin=subprocess.DEVNULL,
+                            stdout=server.stderr, stderr=server.stderr, timeout=10)
+    if result.returncode == 0:
+        with open(server.pid_file) as f:
+            server.proc = DaemonMaster(int(f.read()))
+    elif check:
+        raise RuntimeError("zserver exited with %d:\n%s" % (result.returncode, server.log()))
+    return result
+
+
+def wait_until(predicate, timeout=5, interval=0.02):
+    """Polls predicate until it returns a true value, which is returned; the
+    last value (false) is returned when timeout seconds pass first."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def exchange(port, raw, timeout=3):
+    """Sends raw bytes on a new connection and reads until the server closes
+    it or `timeout` seconds pass without data. Returns (data, closed): closed
+    is True on EOF or reset, False when the connection was still open."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(raw)
+        while True:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                return b"".join(chunks), False
+            except ConnectionResetError:
+                return b"".join(chunks), True
+            if not data:
+                return b"".join(chunks), True
+            chunks.append(data)

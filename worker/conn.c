@@ -17,6 +17,7 @@
 
 #include "lib/log.h"
 #include "worker/accesslog.h"
+#include "worker/filecache.h"
 #include "worker/worker.h"
 
 #define RBUF_INITIAL 4096
@@ -121,7 +122,7 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
     c->rlen = c->rpos = c->rscan = c->body_pos = 0;
     c->wlen = c->wpos = 0;
     c->seg_count = c->seg_index = 0;
-    c->file_fd = -1;
+    c->file = NULL;
     c->extra = NULL;
     c->req.path = NULL;
     c->requests = 0;
@@ -145,9 +146,9 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
 static void
 conn_response_cleanup(struct zs_conn *c)
 {
-    if (c->file_fd != -1) {
-        close(c->file_fd);
-        c->file_fd = -1;
+    if (c->file != NULL) {
+        zs_file_release(c->file);
+        c->file = NULL;
     }
     free(c->extra);
     c->extra = NULL;
@@ -425,7 +426,7 @@ conn_write_segment(struct zs_conn *c, struct zs_segment *s)
         if (s->is_file) {
             off_t off = s->offset;
             size_t chunk = s->len > 0x7ffff000 ? 0x7ffff000 : (size_t)s->len;
-            n = sendfile(c->fd, c->file_fd, &off, chunk);
+            n = sendfile(c->fd, c->file->fd, &off, chunk);
             if (n == 0) {
                 zs_log_error("client %s: file shrank while it was being sent", c->peer);
                 errno = EIO;

@@ -20,21 +20,21 @@
 #include "lib/path.h"
 #include "lib/strutil.h"
 #include "worker/etag.h"
+#include "worker/filecache.h"
 #include "worker/worker.h"
 
 /* Files up to this size are copied into wbuf behind the head, so that the
  * whole response leaves in one write instead of a write and a sendfile. */
 #define SMALL_FILE_MAX 16384
 
+/* A file found on disk for a request, before it becomes a struct zs_file. */
 struct static_file {
     int fd;
     struct stat st;
     const char *name;            /* last path segment, for the MIME type */
     size_t name_len;
     bool gzip;
-    char etag[ZS_ETAG_MAX];
-    size_t etag_len;
-    char last_modified[ZS_HTTP_DATE_LEN + 1];
+    bool gzip_ok;                /* gzip_static is on and the client takes gzip */
 };
 
 /* Opens rel below dirfd. RESOLVE_BENEATH refuses any path that leaves the
@@ -105,7 +105,7 @@ etag_is_weak_or_invalid(const char *v, size_t len)
 /* RFC 9110 13.2.2: the order in which preconditions are evaluated.
  * Returns 0 to go on, or the status to answer with. */
 static int
-static_preconditions(struct zs_conn *c, const struct static_file *f)
+static_preconditions(struct zs_conn *c, const struct zs_file *f)
 {
     const struct zs_request *r = &c->req;
     time_t mtime = f->st.st_mtim.tv_sec;
@@ -132,7 +132,7 @@ static_preconditions(struct zs_conn *c, const struct static_file *f)
 /* RFC 9110 13.1.5: If-Range holds a strong entity tag or the exact
  * Last-Modified date; anything else means "send the whole file". */
 static bool
-static_if_range_holds(const struct zs_request *r, const struct static_file *f)
+static_if_range_holds(const struct zs_request *r, const struct zs_file *f)
 {
     const char *v = r->if_range.p;
     size_t len = r->if_range.len;
@@ -149,7 +149,7 @@ static_if_range_holds(const struct zs_request *r, const struct static_file *f)
 }
 
 static void
-static_common_headers(struct zs_conn *c, const struct static_file *f)
+static_common_headers(struct zs_conn *c, const struct zs_file *f)
 {
     zs_resp_header(c, "Last-Modified", f->last_modified, ZS_HTTP_DATE_LEN);
     zs_resp_header(c, "ETag", f->etag, f->etag_len);
@@ -158,15 +158,13 @@ static_common_headers(struct zs_conn *c, const struct static_file *f)
 }
 
 static const char *
-static_content_type(const struct static_file *f)
+static_content_type(const struct zs_file *f)
 {
-    const char *type = zs_mime_lookup(zs_w.conf->mime, f->name, f->name_len);
-
-    return type != NULL ? type : zs_w.conf->default_type;
+    return f->type;
 }
 
 static void
-static_send_not_modified(struct zs_conn *c, const struct static_file *f)
+static_send_not_modified(struct zs_conn *c, const struct zs_file *f)
 {
     zs_resp_begin(c, 304);
     static_common_headers(c, f);
@@ -174,7 +172,7 @@ static_send_not_modified(struct zs_conn *c, const struct static_file *f)
 }
 
 static void
-static_send_unsatisfiable(struct zs_conn *c, const struct static_file *f)
+static_send_unsatisfiable(struct zs_conn *c, const struct zs_file *f)
 {
     char cr[48];
     int n = snprintf(cr, sizeof(cr), "bytes */%lld", (long long)f->st.st_size);
@@ -191,12 +189,17 @@ static_send_unsatisfiable(struct zs_conn *c, const struct static_file *f)
     }
 }
 
-/* Adds the body: copied into wbuf when small, else a sendfile segment that
- * takes ownership of the file descriptor. */
+/* Adds the body: copied into wbuf from the cached content or with pread
+ * when small, else a sendfile segment that holds a reference to f. */
 static void
-static_body(struct zs_conn *c, struct static_file *f, int64_t offset, int64_t len)
+static_body(struct zs_conn *c, struct zs_file *f, int64_t offset, int64_t len)
 {
     c->req.body_bytes = len;
+    if (f->data != NULL && zs_resp_reserve(c, (size_t)len) == 0) {
+        memcpy(c->wbuf + c->wlen, f->data + offset, (size_t)len);
+        c->wlen += (size_t)len;
+        return;
+    }
     if (len <= SMALL_FILE_MAX && zs_resp_reserve(c, (size_t)len) == 0) {
         ssize_t n = pread(f->fd, c->wbuf + c->wlen, (size_t)len, offset);
         if (n == (ssize_t)len) {
@@ -210,14 +213,14 @@ static_body(struct zs_conn *c, struct static_file *f, int64_t offset, int64_t le
         c->req.body_bytes = 0;
         return;
     }
-    c->file_fd = f->fd;
-    f->fd = -1;
+    c->file = f;
+    f->refs++;
     c->segs[0] = (struct zs_segment){ .offset = offset, .len = len, .is_file = true };
     c->seg_count = 1;
 }
 
 static void
-static_send_full(struct zs_conn *c, struct static_file *f)
+static_send_full(struct zs_conn *c, struct zs_file *f)
 {
     const char *type = static_content_type(f);
 
@@ -233,7 +236,7 @@ static_send_full(struct zs_conn *c, struct static_file *f)
 }
 
 static void
-static_send_range(struct zs_conn *c, struct static_file *f, const struct zs_range *rg)
+static_send_range(struct zs_conn *c, struct zs_file *f, const struct zs_range *rg)
 {
     const char *type = static_content_type(f);
     char cr[80];
@@ -271,7 +274,7 @@ multipart_boundary(char *out, size_t size)
 /* RFC 9110 14.6: multipart/byteranges, one part per range. The part heads
  * live in c->extra; the file ranges between them go out with sendfile. */
 static void
-static_send_multipart(struct zs_conn *c, struct static_file *f, const struct zs_range *rg, size_t count)
+static_send_multipart(struct zs_conn *c, struct zs_file *f, const struct zs_range *rg, size_t count)
 {
     const char *type = static_content_type(f);
     char boundary[24];
@@ -300,8 +303,8 @@ static_send_multipart(struct zs_conn *c, struct static_file *f, const struct zs_
     c->segs[c->seg_count++] = (struct zs_segment){ .mem = parts + used, .len = n };
     total += n;
     c->extra = parts;
-    c->file_fd = f->fd;
-    f->fd = -1;
+    c->file = f;
+    f->refs++;
     c->req.body_bytes = total;
 
     char ctype[64];
@@ -314,14 +317,11 @@ static_send_multipart(struct zs_conn *c, struct static_file *f, const struct zs_
 }
 
 static void
-static_send_file(struct zs_conn *c, struct static_file *f)
+static_send_file(struct zs_conn *c, struct zs_file *f)
 {
     struct zs_request *r = &c->req;
     struct zs_range ranges[ZS_MAX_RANGES];
     size_t count = 0;
-
-    f->etag_len = zs_etag_format(f->etag, f->st.st_mtim.tv_sec, f->st.st_mtim.tv_nsec, f->st.st_size);
-    zs_http_date_format(f->st.st_mtim.tv_sec, f->last_modified);
 
     int status = static_preconditions(c, f);
     if (status == 304 && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
@@ -357,18 +357,15 @@ static_send_file(struct zs_conn *c, struct static_file *f)
 static void
 static_try_gzip(struct zs_conn *c, struct static_file *f, int dirfd, const char *rel)
 {
-    const struct zs_request *r = &c->req;
     char *gz = zs_w.scratch;
     size_t len = strlen(rel);
     struct stat st;
 
-    if (r->accept_encoding.p == NULL
-        || !zs_accept_encoding_allows(r->accept_encoding.p, r->accept_encoding.len, "gzip")
-        || len + 4 > zs_w.scratch_size)
+    if (!f->gzip_ok || len + 4 > zs_w.scratch_size)
         return;
     memcpy(gz, rel, len);
     memcpy(gz + len, ".gz", 4);
-    int fd = static_openat(dirfd, gz, r->location->loc_follow_symlinks, O_RDONLY);
+    int fd = static_openat(dirfd, gz, c->req.location->loc_follow_symlinks, O_RDONLY);
     if (fd == -1)
         return;
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -401,30 +398,74 @@ static_find_index(struct zs_conn *c, int dirfd, struct static_file *f)
     return -1;
 }
 
-static void
+/* Resolves a directory: redirect to the slashed path, its index file, a
+ * listing or 403. Returns 1 when f now holds the index file, 0 when a
+ * response was queued. Takes over f->fd either way. */
+static int
 static_directory(struct zs_conn *c, struct static_file *f)
 {
     const struct zs_location *loc = c->req.location;
-
-    if (c->req.path[c->req.path_len - 1] != '/') {
-        redirect_to_directory(c);
-        return;
-    }
     int dirfd = f->fd;
+
+    f->fd = -1;
+    if (c->req.path[c->req.path_len - 1] != '/') {
+        close(dirfd);
+        redirect_to_directory(c);
+        return 0;
+    }
     f->fd = static_find_index(c, dirfd, f);
     if (f->fd != -1) {
-        if (loc->loc_gzip_static)
-            static_try_gzip(c, f, dirfd, f->name);
+        static_try_gzip(c, f, dirfd, f->name);
         close(dirfd);
-        static_send_file(c, f);
-        return;
+        return 1;
     }
     if (loc->loc_autoindex) {
         zs_autoindex_send(c, dirfd, c->req.path, c->req.path_len);
-        return;
+        return 0;
     }
     close(dirfd);
     zs_resp_error(c, 403);
+    return 0;
+}
+
+/* Finds the file for the request on disk. Returns 1 with f->fd open on a
+ * regular file, or 0 when a response (error, redirect, listing) was queued. */
+static int
+static_resolve(struct zs_conn *c, struct static_file *f)
+{
+    const struct zs_request *r = &c->req;
+    const struct zs_location *loc = r->location;
+    const char *rel = r->path_len > 1 ? r->path + 1 : ".";
+
+    f->fd = static_openat(loc->loc_root_fd, rel, loc->loc_follow_symlinks, O_RDONLY);
+    if (f->fd == -1) {
+        zs_resp_error(c, open_error_status(c, rel));
+        return 0;
+    }
+    if (fstat(f->fd, &f->st) == -1) {
+        zs_log_syserr("fstat \"%s\" failed", rel);
+        zs_resp_error(c, 500);
+        return 0;
+    }
+    if (S_ISDIR(f->st.st_mode))
+        return static_directory(c, f);
+    if (!S_ISREG(f->st.st_mode)) {
+        zs_resp_error(c, 403);
+        return 0;
+    }
+    const char *slash = strrchr(r->path, '/');
+    f->name = slash + 1;
+    f->name_len = r->path_len - (size_t)(f->name - r->path);
+    static_try_gzip(c, f, loc->loc_root_fd, rel);
+    return 1;
+}
+
+static const char *
+static_type_for(const char *name, size_t len)
+{
+    const char *type = zs_mime_lookup_header(zs_w.conf->mime, name, len);
+
+    return type != NULL ? type : zs_w.conf->default_type;
 }
 
 void
@@ -432,7 +473,8 @@ zs_static_handle(struct zs_conn *c)
 {
     struct zs_request *r = &c->req;
     const struct zs_location *loc = r->location;
-    struct static_file f = { .fd = -1 };
+    struct static_file sf = { .fd = -1 };
+    ev_tstamp now = ev_now(zs_w.loop);
 
     if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
         zs_resp_error(c, 405);
@@ -442,34 +484,24 @@ zs_static_handle(struct zs_conn *c)
         zs_resp_error(c, 404);
         return;
     }
+    sf.gzip_ok = loc->loc_gzip_static && r->accept_encoding.p != NULL
+                 && zs_accept_encoding_allows(r->accept_encoding.p, r->accept_encoding.len, "gzip");
 
-    const char *rel = r->path_len > 1 ? r->path + 1 : ".";
-    f.fd = static_openat(loc->loc_root_fd, rel, loc->loc_follow_symlinks, O_RDONLY);
-    if (f.fd == -1) {
-        zs_resp_error(c, open_error_status(c, rel));
-        return;
+    struct zs_file *f = zs_filecache_lookup(loc, r->path, r->path_len, sf.gzip_ok, now);
+    if (f == NULL) {
+        int found = static_resolve(c, &sf);
+        if (!found) {
+            if (sf.fd != -1)
+                close(sf.fd);
+            return;
+        }
+        f = zs_file_open(sf.fd, &sf.st, static_type_for(sf.name, sf.name_len), sf.gzip);
+        if (f == NULL) {
+            zs_resp_error(c, 500);
+            return;
+        }
+        zs_filecache_insert(f, loc, r->path, r->path_len, sf.gzip_ok, now);
     }
-    if (fstat(f.fd, &f.st) == -1) {
-        zs_log_syserr("fstat \"%s\" failed", rel);
-        zs_resp_error(c, 500);
-        goto done;
-    }
-    if (S_ISDIR(f.st.st_mode)) {
-        static_directory(c, &f);
-        goto done;
-    }
-    if (!S_ISREG(f.st.st_mode)) {
-        zs_resp_error(c, 403);
-        goto done;
-    }
-    const char *slash = strrchr(r->path, '/');
-    f.name = slash + 1;
-    f.name_len = r->path_len - (size_t)(f.name - r->path);
-    if (loc->loc_gzip_static)
-        static_try_gzip(c, &f, loc->loc_root_fd, rel);
-    static_send_file(c, &f);
-
-done:
-    if (f.fd != -1)
-        close(f.fd);
+    static_send_file(c, f);
+    zs_file_release(f);
 }

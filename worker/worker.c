@@ -15,6 +15,7 @@
 #include "lib/channel.h"
 #include "lib/log.h"
 #include "worker/accesslog.h"
+#include "worker/filecache.h"
 #include "worker/worker.h"
 
 #define ACCEPT_BATCH 32
@@ -166,6 +167,7 @@ sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
     zs_resp_date_update(now);
     zs_conn_sweep(now);
+    zs_filecache_expire(now);
     if (zs_w.draining && now - drain_started >= DRAIN_GRACE)
         zs_conn_drain_idle();
     zs_accesslog_flush_all();

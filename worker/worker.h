@@ -13,6 +13,8 @@
 #include "lib/defaults.h"
 #include "worker/range.h"
 
+struct zs_file;
+
 struct zs_header {
     const char *name;
     size_t name_len;
@@ -117,7 +119,7 @@ struct zs_conn {
     struct zs_segment segs[ZS_MAX_SEGMENTS];
     int seg_count;
     int seg_index;
-    int file_fd;                 /* file of the file segments, closed when done */
+    struct zs_file *file;        /* file of the file segments, released when done */
     char *extra;                 /* heap buffer behind memory segments (multipart parts) */
 
     http_parser parser;

@@ -20,7 +20,7 @@ def test_get_index(server):
     resp = conn.getresponse()
     assert resp.status == 200
     assert resp.read() == b"<h1>hello</h1>\n"
-    assert resp.getheader("Content-Type") == "text/html"
+    assert resp.getheader("Content-Type") == "text/html; charset=utf-8"
     assert resp.getheader("Content-Length") == "15"
     assert resp.getheader("Server") == "zserver"
     assert re.fullmatch(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT",

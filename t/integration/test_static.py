@@ -10,9 +10,9 @@ from conftest import fetch
 
 def test_mime_types_by_extension(server):
     cases = [
-        ("page.html", "text/html"),
-        ("style.css", "text/css"),
-        ("app.js", "text/javascript"),
+        ("page.html", "text/html; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
         ("logo.png", "image/png"),
         ("LOGO.PNG", "image/png"),
         ("archive.tar.gz", "application/gzip"),
@@ -93,7 +93,7 @@ def test_empty_file(server):
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nContent-Length: 0\r\n" in head + b"\r\n"
-    assert b"\r\nContent-Type: text/plain\r\n" in head + b"\r\n"
+    assert b"\r\nContent-Type: text/plain; charset=utf-8\r\n" in head + b"\r\n"
     assert body == b""
 
 
@@ -114,7 +114,7 @@ def test_index_first_existing_name_wins(server):
         status, headers, body, _ = fetch(server, path)
         assert status == 200, path
         assert body == expected.encode(), path
-        assert headers["content-type"] == "text/html", path
+        assert headers["content-type"] == "text/html; charset=utf-8", path
 
 
 def test_directory_without_slash_redirects(server):
@@ -232,7 +232,7 @@ def test_gzip_static_serves_gz_sibling(server):
     assert headers["content-length"] == str(len(gz))
     assert headers["content-encoding"] == "gzip"
     assert headers["vary"] == "Accept-Encoding"
-    assert headers["content-type"] == "text/css"
+    assert headers["content-type"] == "text/css; charset=utf-8"
 
     _, plain_headers, _, _ = fetch(server, "/g/style.css")
     assert headers["etag"] != plain_headers["etag"]
@@ -256,7 +256,7 @@ def test_gzip_static_accept_encoding_variants(server):
         assert status == 200, accept
         assert body == expected, accept
         assert resp_headers["vary"] == "Accept-Encoding", accept
-        assert resp_headers["content-type"] == "text/css", accept
+        assert resp_headers["content-type"] == "text/css; charset=utf-8", accept
         assert ("content-encoding" in resp_headers) == (expected == gz), accept
 
 
@@ -267,7 +267,7 @@ def test_gzip_static_without_sibling_serves_plain(server):
     assert body == b"let x = 1;\n"
     assert "content-encoding" not in headers
     assert headers["vary"] == "Accept-Encoding"
-    assert headers["content-type"] == "text/javascript"
+    assert headers["content-type"] == "text/javascript; charset=utf-8"
 
 
 def test_gzip_static_index_file(server):
@@ -276,7 +276,7 @@ def test_gzip_static_index_file(server):
     assert status == 200
     assert gzip.decompress(body) == b"<p>index</p>\n"
     assert headers["content-encoding"] == "gzip"
-    assert headers["content-type"] == "text/html"
+    assert headers["content-type"] == "text/html; charset=utf-8"
 
 
 def test_gzip_static_off_ignores_sibling(server):

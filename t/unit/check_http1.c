@@ -51,7 +51,6 @@ conn_init(struct zs_conn *c, size_t cap)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    c->file_fd = -1;
     c->lis = &test_lis;
     strcpy(c->peer, "127.0.0.1");
     c->rbuf = malloc(cap ? cap : 1);
@@ -215,6 +214,11 @@ static const struct head_ok_row head_ok_rows[] = {
        "GET 1.1 host=b.test path=/x query=y headers=1 body=none cl=-1 keep-alive"),
     OK("absolute-form https with port", "GET https://B.test:443/ HTTP/1.1\r\nHost: a\r\n\r\n",
        "GET 1.1 host=B.test path=/ query=(none) headers=1 body=none cl=-1 keep-alive"),
+    /* RFC 9110 4.2.3: an empty path in an http or https URI is "/". */
+    OK("absolute-form without path", "GET http://b.test HTTP/1.1\r\nHost: a\r\n\r\n",
+       "GET 1.1 host=b.test path=/ query=(none) headers=1 body=none cl=-1 keep-alive"),
+    OK("absolute-form with query but no path", "GET http://b.test?x=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+       "GET 1.1 host=b.test path=/ query=x=1 headers=1 body=none cl=-1 keep-alive"),
     OK("Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
        "POST 1.1 host=a path=/ query=(none) headers=2 body=length cl=5 keep-alive"),
     OK("Content-Length zero has no body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
@@ -231,6 +235,9 @@ static const struct head_ok_row head_ok_rows[] = {
     OK("Expect 100-continue",
        "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
        "POST 1.1 host=a path=/ query=(none) headers=3 body=length cl=1 keep-alive expect-continue"),
+    OK("field name with every tchar punctuation",
+       "GET / HTTP/1.1\r\nHost: a\r\nX!#$%&'*+-.^_`|~: v\r\n\r\n",
+       "GET 1.1 host=a path=/ query=(none) headers=2 body=none cl=-1 keep-alive"),
     OK("obs-text in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-Name: caf\xc3\xa9\r\n\r\n",
        "GET 1.1 host=a path=/ query=(none) headers=2 body=none cl=-1 keep-alive"),
     OK("Upgrade is parsed as a plain request",
@@ -308,6 +315,9 @@ static const struct head_reject_row head_reject_rows[] = {
     REJECT("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
     REJECT("tab before the colon", "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400),
     REJECT("empty field name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", 400),
+    REJECT("space inside a field name", "GET / HTTP/1.1\r\nHost: a\r\nX Y: b\r\n\r\n", 400),
+    REJECT("slash in a field name", "GET / HTTP/1.1\r\nHost: a\r\nX/Y: b\r\n\r\n", 400),
+    REJECT("non-ASCII byte in a field name", "GET / HTTP/1.1\r\nHost: a\r\nX\xc3\xa9: b\r\n\r\n", 400),
     REJECT("header line without colon", "GET / HTTP/1.1\r\nHost: a\r\nX-Bad\r\n\r\n", 400),
     REJECT("bare CR in a value", "GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n", 400),
     REJECT("bare CR in the request line", "GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -341,7 +351,6 @@ static const struct head_reject_row head_reject_rows[] = {
     REJECT("encoded NUL in the path", "GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     REJECT("bad percent escape", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     REJECT("absolute-form with userinfo", "GET http://u@b.test/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-    REJECT("absolute-form without path", "GET http://b.test HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     REJECT("absolute-form with empty authority", "GET http:/// HTTP/1.1\r\nHost: a\r\n\r\n", 400),
 
     /* Host. */
@@ -394,10 +403,9 @@ static const struct head_reject_row head_reject_rows[] = {
     REJECT("Expect empty", "POST / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n", 417),
 };
 
-START_TEST(head_invalid_is_rejected_with_status)
+static void
+head_reject_check(const struct head_reject_row *row, enum feed_mode mode)
 {
-    const struct head_reject_row *row = &head_reject_rows[_i / 2];
-    enum feed_mode mode = _i % 2 == 0 ? FEED_WHOLE : FEED_BYTES;
     struct zs_conn c;
 
     conn_init(&c, row->len);
@@ -410,6 +418,31 @@ START_TEST(head_invalid_is_rejected_with_status)
         ck_assert_msg(result == row->status, "%s (line %d), %s: result %d, expected %d", row->desc,
                       row->line, feed_name(mode), result, row->status);
     conn_free(&c);
+}
+
+START_TEST(head_invalid_is_rejected_with_status)
+{
+    head_reject_check(&head_reject_rows[_i / 2], _i % 2 == 0 ? FEED_WHOLE : FEED_BYTES);
+}
+END_TEST
+
+/* Request lines whose end has not arrived: binary data, such as a TLS
+ * ClientHello, is rejected at once, while a line that can still become a
+ * request waits for more. */
+static const struct head_reject_row head_partial_rows[] = {
+    REJECT("binary data without a line end", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
+    REJECT("space before the method", " GET", 400),
+    REJECT("control byte after a method", "GET\x01", 400),
+    REJECT("method still arriving", "PROPFI", NEEDS_MORE),
+    REJECT("request line still arriving", "GET /index.html HTT", NEEDS_MORE),
+    REJECT("long word of letters still arriving", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+           NEEDS_MORE),
+    REJECT("head still arriving", "GET / HTTP/1.1\r\nHost: a\r\n", NEEDS_MORE),
+};
+
+START_TEST(head_partial_waits_or_is_rejected_early)
+{
+    head_reject_check(&head_partial_rows[_i / 2], _i % 2 == 0 ? FEED_WHOLE : FEED_BYTES);
 }
 END_TEST
 
@@ -919,6 +952,7 @@ http1_suite(void)
     /* Each head row runs twice: fed whole (even _i) and one byte at a time (odd _i). */
     tcase_add_loop_test(tc_head, head_valid_is_parsed, 0, 2 * N_ROWS(head_ok_rows));
     tcase_add_loop_test(tc_head, head_invalid_is_rejected_with_status, 0, 2 * N_ROWS(head_reject_rows));
+    tcase_add_loop_test(tc_head, head_partial_waits_or_is_rejected_early, 0, 2 * N_ROWS(head_partial_rows));
     tcase_add_loop_test(tc_head, head_size_limits_hold, 0, 2 * N_ROWS(head_size_rows));
     tcase_add_test(tc_head, head_headers_keep_names_and_trimmed_values);
     tcase_add_test(tc_head, head_pipelined_requests_parse_in_turn);

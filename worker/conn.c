@@ -525,9 +525,9 @@ conn_process(struct zs_conn *c)
         if (c->state == CONN_READ_HEAD) {
             bool idle = !c->head_started;
             enum zs_head_result h = zs_http1_scan_head(c, &status);
-            /* The scan skips empty lines before a request line; they leave an
-             * idle connection's deadline alone, or a client could hold the
-             * connection forever by sending CRLFs. */
+            /* The scan skips empty lines before a request line. They must not
+             * restart the deadline of an idle connection, or a client could
+             * hold it open forever by sending CRLFs. */
             if (idle && c->rpos < c->rlen) {
                 c->head_started = true;
                 c->deadline = ev_now(zs_w.loop) + zs_w.conf->header_timeout / 1000.0;

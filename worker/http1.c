@@ -36,13 +36,13 @@ is_token(const char *p, size_t len)
     return len > 0;
 }
 
-/* Bytes of a request line that are checked before its line end arrives;
- * http-parser 2.9 knows no method longer than 11 bytes. */
+/* Bytes of a request line that are checked before its line end arrives.
+ * The longest method that http-parser 2.9 parses, UNSUBSCRIBE, has 11. */
 #define METHOD_CHECK_MAX 32
 
 /* Tells whether the start of a request line can still be a method followed by
- * SP. A TLS ClientHello or other binary data may hold no line end while its
- * sender waits for an answer, so it is rejected before the line is complete. */
+ * SP. A TLS ClientHello or other binary data may contain no line end while
+ * its sender waits for a response, so it is rejected before the line ends. */
 static bool
 method_start_valid(const char *p, size_t len)
 {
@@ -104,10 +104,17 @@ zs_http1_scan_head(struct zs_conn *c, int *status)
 {
     /* RFC 9112 2.2: empty lines before the request line are ignored. */
     if (c->req.line.p == NULL) {
-        while (c->rpos < c->rlen && (c->rbuf[c->rpos] == '\r' || c->rbuf[c->rpos] == '\n')) {
-            if (c->rbuf[c->rpos] == '\r' && c->rpos + 1 < c->rlen && c->rbuf[c->rpos + 1] != '\n')
+        while (c->rpos < c->rlen) {
+            char ch = c->rbuf[c->rpos];
+            if (ch == '\n') {
+                c->rpos++;
+                continue;
+            }
+            /* A CR counts only with its LF; a bare one is left to the
+             * scanner, which rejects it, and a last one waits for more. */
+            if (ch != '\r' || c->rpos + 1 == c->rlen || c->rbuf[c->rpos + 1] != '\n')
                 break;
-            c->rpos++;
+            c->rpos += 2;
         }
         if (c->rscan < c->rpos)
             c->rscan = c->rpos;
@@ -122,6 +129,8 @@ zs_http1_scan_head(struct zs_conn *c, int *status)
 
         if (nl == NULL) {
             size_t partial = c->rlen - c->rscan;
+            if (first && partial == 1 && start[0] == '\r')
+                return HEAD_INCOMPLETE;
             if (first && !method_start_valid(start, partial)) {
                 *status = 400;
                 return HEAD_ERROR;
@@ -469,8 +478,8 @@ zs_http1_parse_head(struct zs_conn *c, int *status)
 
     if ((*status = headers_check(c)) != 0)
         return -1;
-    /* CONNECT asks for a tunnel, which an origin server does not offer, and
-     * its authority-form target has no path to route: like any target that is
+    /* CONNECT requests a tunnel, which an origin server does not offer, and
+     * its authority-form target has no path to route. So, like any target in
      * neither origin nor absolute form, it gets 400. */
     if (r->method == HTTP_CONNECT || target_split(r) == -1 || host_normalize(&r->host) == -1) {
         *status = 400;
@@ -517,9 +526,9 @@ chunk_framing_byte(struct zs_conn *c, char ch)
 
     switch (c->chunk_state) {
     case CHUNK_SIZE:
-        c->chunk_line++;
         v = hex_value(ch);
         if (v >= 0) {
+            c->chunk_line++;
             /* 15 hex digits keep the size below 2^60, far past any body limit. */
             if (++c->chunk_digits > 15)
                 return -1;
@@ -528,8 +537,20 @@ chunk_framing_byte(struct zs_conn *c, char ch)
         }
         if (c->chunk_digits == 0)
             return -1;
-        if (ch == ';' || ch == ' ' || ch == '\t') {
+        /* The byte after the digits: the same rules as the whitespace after them. */
+        __attribute__((fallthrough));
+    case CHUNK_SIZE_WS:
+        /* RFC 9112 7.1.1: only whitespace (BWS) may come between the size
+         * and ';'; "5 6" or "5 junk" would be read differently by others. */
+        if (ch == ';') {
+            c->chunk_line++;
             c->chunk_state = CHUNK_EXT;
+            return 0;
+        }
+        if (ch == ' ' || ch == '\t') {
+            if (++c->chunk_line > ZS_MAX_CHUNK_LINE)
+                return -1;
+            c->chunk_state = CHUNK_SIZE_WS;
             return 0;
         }
         if (ch == '\r') {
@@ -540,14 +561,14 @@ chunk_framing_byte(struct zs_conn *c, char ch)
             goto size_done;
         return -1;
     case CHUNK_EXT:
-        if (++c->chunk_line > ZS_MAX_CHUNK_LINE)
-            return -1;
         if (ch == '\r') {
             c->chunk_state = CHUNK_SIZE_LF;
             return 0;
         }
         if (ch == '\n')
             goto size_done;
+        if (++c->chunk_line > ZS_MAX_CHUNK_LINE)
+            return -1;
         if ((unsigned char)ch < 0x20 && ch != '\t')
             return -1;
         return 0;

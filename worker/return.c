@@ -64,7 +64,12 @@ expand_variable(struct expand *x, const struct zs_conn *c, const char **src)
             else if (r->server->srv_name_count > 0)
                 expand_put_lower(x, r->server->srv_names[0], strlen(r->server->srv_names[0]));
             break;
-        case 2: expand_put(x, r->target.p, r->target.len); break;
+        case 2:
+            /* The path and query as received, without the scheme and host
+             * of an absolute-form target. */
+            expand_put(x, r->path_raw.p, r->query.len > 0 ? (size_t)(r->query.p + r->query.len - r->path_raw.p)
+                                                         : r->path_raw.len);
+            break;
         case 3: expand_put(x, r->path, r->path_len); break;
         case 4: expand_put(x, r->query.p, r->query.len); break;
         }

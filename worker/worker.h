@@ -32,6 +32,7 @@ enum zs_body_kind { ZS_BODY_NONE, ZS_BODY_LENGTH, ZS_BODY_CHUNKED };
 
 enum zs_chunk_state {
     CHUNK_SIZE,
+    CHUNK_SIZE_WS,
     CHUNK_EXT,
     CHUNK_SIZE_LF,
     CHUNK_DATA,

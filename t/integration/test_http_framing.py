@@ -1,6 +1,6 @@
 """HTTP/1.1 framing and request-line checks: an ambiguous or invalid request
 gets an exact error status and the connection is closed, so a request
-pipelined behind it is never answered."""
+pipelined behind it never gets a response."""
 
 import socket
 import ssl
@@ -259,7 +259,7 @@ def test_fragment_in_target_rejected(srv):
 
 
 def test_connect_rejected(srv):
-    # CONNECT asks for a tunnel, which an origin server does not provide.
+    # CONNECT requests a tunnel, which an origin server does not provide.
     assert_rejected(srv, b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n", 400)
 
 
@@ -301,8 +301,8 @@ server b {
 
 
 def start_two_servers(server, extra=""):
-    """Starts servers a.test and b.test on one address; `return` answers
-    with the server's name."""
+    """Starts servers a.test and b.test on one address. Each responds with
+    its own name through `return`."""
     body = """
 server a {
   listen = { "127.0.0.1:%d" }
@@ -337,8 +337,6 @@ def test_invalid_target_rejected(srv, target):
     assert_rejected(srv, b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n", 400)
 
 
-@pytest.mark.xfail(reason="return.c expands $request_uri to the whole absolute-form target, "
-                          "scheme and authority included", strict=True)
 def test_absolute_form_request_uri_is_path_and_query(server):
     start_two_servers(server, extra='location /r { return = "301 https://$host$request_uri" }')
     raw = b"GET http://a.test/r?q=1 HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n"

@@ -50,7 +50,7 @@ def read_until_closed(sock, timeout=5):
 
 
 def test_100_pipelined_requests_answered_in_order(srv):
-    # Every tenth request asks for a missing file, so that the order of
+    # Every tenth request is for a missing file, so that the order of
     # responses is checked on statuses as well as bodies.
     raw = b""
     expected = []
@@ -171,7 +171,7 @@ def test_keepalive_timeout_restarts_after_each_request(server):
                 chunk = s.recv(65536)
                 assert chunk, "closed before response %d" % i
                 data += chunk
-            time.sleep(0.6)
+            time.sleep(0.5)
 
 
 def test_empty_lines_do_not_extend_keepalive(server):

@@ -17,7 +17,7 @@ FOLLOW = b"GET /f.txt HTTP/1.1\r\nHost: a\r\n\r\n"
 FOLLOW_CLOSE = b"GET /f.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 BIG_SIZE = 32 * 1024 * 1024
 
-# Short timeouts keep the timeout tests fast; the sweep that enforces them
+# Short timeouts keep the timeout tests fast. The sweep that enforces them
 # runs every 0.5 s, so a timeout fires between 1 and 1.5 s after its start.
 TIMEOUTS = """client_header_timeout = 1s
 client_body_timeout = 1s

@@ -108,8 +108,8 @@ def crawl(root):
 
 
 def leaves_root(root, rel):
-    """True when the file is reached through a symlink that points outside root,
-    which zserver refuses even with follow_symlinks."""
+    """Tell whether the file is reached through a symlink that points outside
+    root, which zserver rejects with 404 even with follow_symlinks."""
     real_root = os.path.realpath(root)
     return not os.path.realpath(os.path.join(root, rel)).startswith(real_root + os.sep)
 
@@ -195,7 +195,7 @@ def test_wget_mirror_matches_disk(server):
         assert "broken link" not in log
         for problem in ("Read error", "Connection closed", "Giving up", "Retrying", "ERROR 5"):
             assert problem not in log, "wget logged %r:\n%s" % (problem, log[-3000:])
-        # wget exits with 8 when the server answered any request with an error.
+        # wget exits with 8 when the server sent an error status for any request.
         assert proc.returncode == (8 if expected_failures else 0), log[-3000:]
 
         # Every file fetched is byte-identical to the file on disk.

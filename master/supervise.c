@@ -385,7 +385,9 @@ master_reload(void)
     m.winched = false;
     workers_maintain();
     workers_stop_all(prev, SIGQUIT);
-    zs_listeners_close(prev->conf, false);
+    /* Only the addresses the new configuration dropped are still open here;
+     * their unix socket files go too. */
+    zs_listeners_close(prev->conf, true);
     generations_collect();
     zs_log_notice("configuration reloaded, generation %u started", g->id);
     return 0;
@@ -452,8 +454,11 @@ master_signal(int sig, const siginfo_t *si)
         workers_reap();
         break;
     case SIGHUP:
-        if (m.quitting || m.terminating)
+        if (m.quitting || m.terminating) {
+            zs_log_notice("reload ignored: shutting down");
+            reload_reply(si, false);
             break;
+        }
         reload_reply(si, master_reload() == 0);
         break;
     case SIGQUIT:

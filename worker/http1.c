@@ -448,6 +448,9 @@ body_max(const struct zs_conn *c)
 {
     if (c->req.location == NULL)
         return ZS_CLIENT_MAX_BODY_SIZE;
+    /* 0 turns the limit off, as in nginx. */
+    if (c->req.location->loc_client_max_body_size == 0)
+        return INT64_MAX;
     return c->req.location->loc_client_max_body_size;
 }
 

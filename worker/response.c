@@ -102,15 +102,50 @@ resp_append(struct zs_conn *c, const char *data, size_t len)
     c->wlen += len;
 }
 
+/* Writes the decimal digits of a non-negative value; returns their count. */
+static size_t
+format_uint(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The status line and the Server and Date headers open every response;
+ * they are assembled without printf because they are on every request. */
 void
 zs_resp_begin(struct zs_conn *c, int status)
 {
-    char line[160];
+    static const char server_date[] = "\r\nServer: " ZS_SERVER_NAME "\r\nDate: ";
+    const char *reason = zs_status_reason(status);
+    size_t rlen = strlen(reason);
 
     c->req.status = status;
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: " ZS_SERVER_NAME "\r\nDate: %s\r\n",
-                     status, zs_status_reason(status), date_header);
-    resp_append(c, line, (size_t)n);
+    if (zs_resp_reserve(c, 13 + rlen + sizeof(server_date) + ZS_HTTP_DATE_LEN + 2) == -1) {
+        c->close_after = true;
+        return;
+    }
+    char *p = c->wbuf + c->wlen;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p += 9;
+    p += format_uint(p, (uint64_t)status);
+    *p++ = ' ';
+    memcpy(p, reason, rlen);
+    p += rlen;
+    memcpy(p, server_date, sizeof(server_date) - 1);
+    p += sizeof(server_date) - 1;
+    memcpy(p, date_header, ZS_HTTP_DATE_LEN);
+    p += ZS_HTTP_DATE_LEN;
+    *p++ = '\r';
+    *p++ = '\n';
+    c->wlen = (size_t)(p - c->wbuf);
 }
 
 void
@@ -138,9 +173,15 @@ void
 zs_resp_header_int(struct zs_conn *c, const char *name, int64_t value)
 {
     char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)value);
+    size_t n;
 
-    zs_resp_header(c, name, num, (size_t)n);
+    if (value < 0) {
+        num[0] = '-';
+        n = 1 + format_uint(num + 1, (uint64_t)0 - (uint64_t)value);
+    } else {
+        n = format_uint(num, (uint64_t)value);
+    }
+    zs_resp_header(c, name, num, n);
 }
 
 /* content_length < 0 sends no Content-Length (304, 204). */

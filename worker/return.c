@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/path.h"
 #include "worker/worker.h"
 
 struct expand {
@@ -38,6 +39,21 @@ expand_put_lower(struct expand *x, const char *s, size_t len)
             *p = (char)(*p - 'A' + 'a');
 }
 
+/* $uri is the decoded path: it is percent-encoded again, so that a CR, LF,
+ * space or non-ASCII byte from the client cannot reach a response header. */
+static void
+expand_uri(struct expand *x, const char *path, size_t len)
+{
+    if (x->overflow)
+        return;
+    ssize_t n = zs_path_encode(path, len, x->p, (size_t)(x->end - x->p));
+    if (n < 0) {
+        x->overflow = true;
+        return;
+    }
+    x->p += n;
+}
+
 /* Expands the nginx variables a redirect needs: $scheme, $host,
  * $request_uri, $uri and $args. Other text is copied as it is. */
 static bool
@@ -70,7 +86,9 @@ expand_variable(struct expand *x, const struct zs_conn *c, const char **src)
             expand_put(x, r->path_raw.p, r->query.len > 0 ? (size_t)(r->query.p + r->query.len - r->path_raw.p)
                                                          : r->path_raw.len);
             break;
-        case 3: expand_put(x, r->path, r->path_len); break;
+        case 3:
+            expand_uri(x, r->path, r->path_len);
+            break;
         case 4: expand_put(x, r->query.p, r->query.len); break;
         }
         *src = s + vars[i].len;
@@ -100,9 +118,18 @@ zs_return_handle(struct zs_conn *c)
         return;
     }
     size_t len = (size_t)(x.p - zs_w.scratch);
+    if (memchr(zs_w.scratch, '\r', len) != NULL || memchr(zs_w.scratch, '\n', len) != NULL) {
+        zs_log_warn("location '%s': return text contains a line break after expansion", loc->loc_title);
+        zs_resp_error(c, 500);
+        return;
+    }
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
         zs_resp_redirect(c, status, zs_w.scratch, len);
-    else if (len == 0 && status >= 400)
+    else if (status == 204 || status == 304) {
+        /* RFC 9110 15.3.5 and 15.4.5: no content, and no Content-Length for 204. */
+        zs_resp_begin(c, status);
+        zs_resp_end_headers(c, -1);
+    } else if (len == 0 && status >= 400)
         zs_resp_error(c, status);
     else
         zs_resp_text(c, status, "text/plain", zs_w.scratch, len);

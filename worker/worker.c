@@ -106,8 +106,8 @@ worker_stop_accepting(void)
 }
 
 /* A listening socket refuses connections only once every process has closed
- * it; the master closes its own on shutdown, and on reload keeps it for the
- * next generation. */
+ * it. The master closes its own copy on shutdown and keeps it on reload for
+ * the next generation. */
 static void
 worker_listeners_close(void)
 {
@@ -122,9 +122,9 @@ worker_exit_if_idle(void)
         ev_break(zs_w.loop, EVBREAK_ALL);
 }
 
-/* Graceful stop: accept nothing more, answer what is in flight with
- * "Connection: close", and, after DRAIN_GRACE, close connections that sit
- * idle (the sweep does that). */
+/* Graceful stop: accept nothing more, respond to requests in flight with
+ * "Connection: close", and let the sweep close idle connections once
+ * DRAIN_GRACE has passed. */
 static void
 worker_drain(void)
 {

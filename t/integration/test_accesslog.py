@@ -36,7 +36,7 @@ def read_lines(path):
 
 
 def wait_lines(path, count, timeout=3):
-    """Waits until path holds `count` lines and returns them."""
+    """Waits until path contains `count` lines and returns them."""
     wait_until(lambda: len(read_lines(path)) >= count, timeout=timeout)
     return read_lines(path)
 
@@ -147,7 +147,7 @@ server on {
     for _ in range(3):
         assert fetch(server, "/", host="off.example")[0] == 200
     assert fetch(server, "/", host="on.example")[0] == 200
-    lines = wait_lines(logged, 1)
+    wait_lines(logged, 1)
     time.sleep(0.7)
     server.signal(signal.SIGTERM)
     assert server.proc.wait(5) == 0

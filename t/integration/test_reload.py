@@ -17,10 +17,12 @@ HUP_INTERVAL = 0.3
 
 
 def write_conf(server, text, workers=2, globals_="", listen=None):
-    """Writes a configuration whose every request gets `200 text`."""
+    """Writes a configuration whose every request gets `200 text`. listen
+    contains ports on 127.0.0.1 and unix socket paths."""
     if listen is None:
         listen = [server.port]
-    addresses = ", ".join('"127.0.0.1:%d"' % port for port in listen)
+    addresses = ", ".join('"unix:%s"' % a if isinstance(a, str) else '"127.0.0.1:%d"' % a
+                          for a in listen)
     body = """
 server test {
   listen = { %s }
@@ -119,7 +121,7 @@ def test_hup_under_load_fails_no_request(server):
             write_conf(server, texts[-1])
         server.signal(signal.SIGHUP)
         hups += 1
-    # Let the last generation answer for a while before the clients stop.
+    # Let the last generation serve requests for a while before the clients stop.
     time.sleep(0.5)
     stop.set()
     for client in clients:
@@ -133,7 +135,7 @@ def test_hup_under_load_fails_no_request(server):
     assert set(bodies) <= set(texts)
     for client in clients:
         assert client.bodies[-1] == texts[-1]
-    # Keep-alive clients were told to reconnect by the draining workers.
+    # "Connection: close" from the draining workers made keep-alive clients reconnect.
     assert clients[0].connections > 1
 
     assert wait_until(lambda: reloads_logged(server) == hups, timeout=5), server.log()
@@ -154,7 +156,8 @@ def test_hup_replaces_every_worker(server):
     write_conf(server, "two")
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: body_of(server) == (200, "two"))
-    assert wait_until(lambda: len(server.workers()) == 2 and not set(server.workers()) & before)
+    assert wait_until(lambda: not set(server.workers()) & before)
+    assert wait_until(lambda: len(server.workers()) == 2)
 
 
 def test_hup_with_broken_config_keeps_old_one(server):
@@ -189,7 +192,7 @@ def test_reload_command_reports_outcome(server):
     assert "configuration file %s test failed" % path in result.stderr
     assert body_of(server) == (200, "one")
 
-    # A root that cannot be opened is found by the master, which answers "failed".
+    # A root that cannot be opened is found by the master, which replies that the reload failed.
     missing = os.path.join(server.dir, "missing-root")
     server.config(locations="location /x/ { root = \"%s\" }" % missing)
     result = reload_command(server)
@@ -220,6 +223,38 @@ def test_reload_adds_and_removes_listener(server):
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: connect_refused(second), timeout=3)
     assert body_of(server) == (200, "three")
+
+
+def test_reload_removes_dropped_unix_socket_file(server):
+    path = os.path.join(server.dir, "zs.sock")
+    write_conf(server, "one", listen=[server.port, path])
+    server.start()
+    assert os.path.exists(path)
+
+    write_conf(server, "two")
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: body_of(server) == (200, "two"))
+    assert not os.path.exists(path)
+
+
+def test_reload_command_during_shutdown_fails_at_once(server):
+    write_conf(server, "one", globals_="client_header_timeout = 3s\n")
+    server.start()
+    # A request head that never ends keeps a worker, and so the master, running.
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(b"GET / HTTP/1.1\r\n")
+    time.sleep(0.2)
+    server.signal(signal.SIGQUIT)
+
+    began = time.time()
+    result = reload_command(server)
+    assert time.time() - began < 2
+    assert server.proc.poll() is None
+    assert result.returncode == 1
+    assert "reload failed" in result.stderr
+    assert "reload ignored: shutting down" in server.log()
+    sock.close()
+    assert server.proc.wait(5) == 0
 
 
 def test_reload_with_busy_address_keeps_old_listeners(server):

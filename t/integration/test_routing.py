@@ -181,6 +181,8 @@ def start_returns(server):
   location '= /hello' { return = "200 hello world" }
   location '= /gone' { return = "404" }
   location '= /teapot' { return = "410 gone for good" }
+  location /u/ { return = "302 http://$host$uri" }
+  location '= /empty' { return = "204" }
 """)
     server.start()
 
@@ -211,6 +213,27 @@ def test_return_redirect_with_uri_and_args(server):
     status, headers, _, _ = fetch(server, "/moved?x=1")
     assert status == 302
     assert headers["location"] == "/new?from=/moved&args=x=1"
+
+
+def test_return_uri_is_reencoded_in_location(server):
+    """$uri is decoded; a CR LF from the client must not become a header."""
+    start_returns(server)
+    status, headers, _, _ = fetch(server, "/u/a%0d%0aX-Injected:%20yes")
+    assert status == 302
+    assert "x-injected" not in headers
+    assert headers["location"] == "http://a/u/a%0D%0AX-Injected%3A%20yes"
+    status, headers, _, _ = fetch(server, "/u/caf%C3%A9%20x")
+    assert headers["location"] == "http://a/u/caf%C3%A9%20x"
+
+
+def test_return_204_has_no_length_or_body(server):
+    start_returns(server)
+    raw = server.request("GET /empty HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 204 No Content\r\n")
+    assert b"content-length" not in head.lower()
+    assert b"content-type" not in head.lower()
+    assert body == b""
 
 
 def test_return_text_body_exact(server):

@@ -124,8 +124,8 @@ def test_backoff_resets_after_healthy_run(server):
 
 def slow_download(port, path, first, results, rate=2 * 1024 * 1024):
     """Downloads path at about `rate` bytes per second through a small receive
-    buffer; sets results["started"] once `first` bytes have arrived and stores
-    the whole response in results["data"]."""
+    buffer. Sets results["started"] once `first` bytes have arrived, and
+    stores the whole response in results["data"]."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
     sock.settimeout(10)
@@ -194,6 +194,31 @@ def test_quit_finishes_download_and_refuses_new_connections(server):
     assert server.proc.wait(10) == 0
     assert not os.path.exists(server.pid_file)
     assert "graceful shutdown requested" in server.log()
+
+
+def unix_request(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(b"GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        return parse_response(sock.recv(65536))[0]
+
+
+def test_quit_removes_unix_socket_file(server):
+    path = os.path.join(server.dir, "zs.sock")
+    server.config(body="""
+server test {
+  listen = { "127.0.0.1:%d", "unix:%s" }
+  root = "%s"
+  location "= /ok" { return = "200 ok" }
+}
+""" % (server.port, path, server.root))
+    server.start()
+    assert unix_request(path) == 200
+
+    server.signal(signal.SIGQUIT)
+    assert server.proc.wait(5) == 0
+    assert not os.path.exists(path)
 
 
 def test_quit_with_idle_keepalive_exits_promptly(server):

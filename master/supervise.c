@@ -292,7 +292,9 @@ workers_maintain(void)
     if (m.quitting || m.terminating || m.winched)
         return;
     for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
-        if (now < g->respawn_at[pool])
+        /* A pool no server uses (the implicit "default" one, often) has
+         * nothing to accept on, so it gets no workers. */
+        if (now < g->respawn_at[pool] || g->conf->pools[pool].pool_listener_count == 0)
             continue;
         for (int n = pool_running(g, pool); n < pool_target(g, pool); n++)
             if (worker_spawn(g, pool) == -1)
@@ -383,6 +385,8 @@ master_reload(void)
     struct generation *prev = m.current;
     m.current = g;
     m.winched = false;
+    if (strcmp(conf->pid_file, prev->conf->pid_file) != 0 && zs_pidfile_write(conf->pid_file) == 0)
+        zs_pidfile_remove(prev->conf->pid_file);
     workers_maintain();
     workers_stop_all(prev, SIGQUIT);
     /* Only the addresses the new configuration dropped are still open here;

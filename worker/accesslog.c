@@ -1,5 +1,5 @@
-/* Access log: one buffer per server and worker, flushed when full, once a
- * second and at exit, so that a busy worker makes no write per request. */
+/* Access log: one buffer per server and worker, flushed when full, at least
+ * once a second and at exit, so that a busy worker makes no write per request. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,8 +14,6 @@
 #include "lib/log.h"
 #include "worker/accesslog.h"
 #include "worker/worker.h"
-
-#define LINE_MAX_LEN 16384
 
 struct log_buffer {
     int fd;
@@ -265,6 +263,34 @@ entry_fill(struct zs_access_entry *e, const struct zs_conn *c)
     e->now = (time_t)now;
 }
 
+/* Bounds the length of the formatted line: escaping turns a byte into at
+ * most six (JSON's \u00XX), and the fixed text with the time and numbers
+ * takes less than 512 bytes. */
+static size_t
+entry_max_len(const struct zs_access_entry *e)
+{
+    size_t variable = strlen(e->peer) + strlen(e->method) + e->line_len + e->uri_len + e->host_len
+                      + e->referer_len + e->user_agent_len;
+
+    return 6 * variable + 512;
+}
+
+/* Writes a line that may not fit the buffer (long request lines and headers
+ * full of escaped bytes) on its own, so that it is neither cut nor lost. */
+static void
+line_write_unbuffered(const struct log_buffer *b, const struct zs_access_entry *e, size_t max)
+{
+    struct log_buffer alone = { .fd = b->fd, .format = b->format, .data = malloc(max) };
+
+    if (alone.data == NULL) {
+        zs_log_error("access log: out of memory, a line of up to %zu bytes is lost", max);
+        return;
+    }
+    alone.len = zs_accesslog_format(b->format, e, alone.data, max);
+    buffer_flush(&alone);
+    free(alone.data);
+}
+
 void
 zs_accesslog_write(struct zs_conn *c)
 {
@@ -281,8 +307,13 @@ zs_accesslog_write(struct zs_conn *c)
         if (b->data == NULL)
             return;
     }
-    if (ZS_ACCESS_LOG_BUFFER - b->len < LINE_MAX_LEN)
-        buffer_flush(b);
     entry_fill(&e, c);
+    size_t max = entry_max_len(&e);
+    if (ZS_ACCESS_LOG_BUFFER - b->len < max)
+        buffer_flush(b);
+    if (max > ZS_ACCESS_LOG_BUFFER) {
+        line_write_unbuffered(b, &e, max);
+        return;
+    }
     b->len += zs_accesslog_format(b->format, &e, b->data + b->len, ZS_ACCESS_LOG_BUFFER - b->len);
 }

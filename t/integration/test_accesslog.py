@@ -283,3 +283,43 @@ def test_usr1_reopens_error_log_of_daemon(server):
     assert wait_until(lambda: len(server.workers()) == 2)
     assert fetch(server, "/secret")[0] == 403
     assert wait_until(lambda: open(server.error_log).read().count(line) == new.count(line) + 1)
+
+
+def test_long_escaped_line_is_written_whole(server):
+    start(server)
+    # Every byte is escaped to four, so the line is about 96 KiB: more than the buffer.
+    target = b"/" + b"\xff" * 7000
+    agent = b"\xfe" * 7000
+    referer = b"\xfd" * 7000
+    for _ in range(2):
+        status, _, _, _ = request(server, b"GET %s HTTP/1.1\r\nHost: a\r\nUser-Agent: %s\r\n"
+                                          b"Referer: %s\r\nConnection: close\r\n\r\n"
+                                          % (target, agent, referer))
+        assert status == 404
+    assert fetch(server, "/index.html")[0] == 200
+
+    lines = wait_lines(server.access_log, 3)
+    assert len(lines) == 3
+    for line in lines[:2]:
+        match = COMBINED.fullmatch(line)
+        assert match, line[:200]
+        assert match.group("request") == "GET /" + r"\xff" * 7000 + " HTTP/1.1"
+        assert match.group("referer") == r"\xfd" * 7000
+        assert match.group("agent") == r"\xfe" * 7000
+    assert '"GET /index.html HTTP/1.1" 200 6' in lines[2]
+
+
+def test_long_json_line_is_written_whole(server):
+    start(server, fmt="json")
+    agent = b"\xfe" * 8000
+    referer = b'"' * 8000
+    status, _, _, _ = request(server, b"GET /index.html HTTP/1.1\r\nHost: a\r\nUser-Agent: %s\r\n"
+                                      b"Referer: %s\r\nConnection: close\r\n\r\n" % (agent, referer))
+    assert status == 200
+
+    lines = wait_lines(server.access_log, 1)
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["user_agent"] == "\u00fe" * 8000
+    assert entry["referer"] == '"' * 8000
+    assert entry["status"] == 200

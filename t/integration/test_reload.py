@@ -245,6 +245,8 @@ def test_reload_command_during_shutdown_fails_at_once(server):
     sock.sendall(b"GET / HTTP/1.1\r\n")
     time.sleep(0.2)
     server.signal(signal.SIGQUIT)
+    # The master takes pending signals lowest number first, so HUP must come later.
+    assert wait_until(lambda: "graceful shutdown requested" in server.log())
 
     began = time.time()
     result = reload_command(server)

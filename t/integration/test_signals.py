@@ -293,3 +293,12 @@ def test_master_logs_start_and_exit(server):
     assert re.search(r"\[notice\] %d#master: zserver \S+ started, configuration %s\n"
                      % (pid, re.escape(server.conf_path)), log)
     assert re.search(r"\[notice\] %d#master: exiting\n" % pid, log)
+
+
+def test_pool_without_listeners_gets_no_workers(server):
+    server.write("index.html", "x")
+    server.config(globals_="pool spare { workers = 3 }\n")
+    server.start()
+    status, _, _, _ = fetch(server, "/index.html")
+    assert status == 200
+    assert len(server.workers()) == 2

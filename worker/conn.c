@@ -113,11 +113,8 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
         close(fd);
         return;
     }
-    if (sa->sa_family != AF_UNIX) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
     c->fd = fd;
+    c->nodelay = sa->sa_family == AF_UNIX;
     c->lis = lis;
     c->rlen = c->rpos = c->rscan = c->body_pos = 0;
     c->wlen = c->wpos = 0;
@@ -141,6 +138,11 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
     ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
     c->io.data = c;
     ev_io_start(zs_w.loop, &c->io);
+
+    /* Clients send the request right after connecting, so it is usually
+     * there already: a short request is answered, and a Connection: close
+     * one even closed, before the socket ever reaches epoll. */
+    conn_io_cb(zs_w.loop, &c->io, EV_READ);
 }
 
 static void
@@ -389,11 +391,18 @@ conn_finish(struct zs_conn *c)
     zs_worker_request_done();
 
     if (c->close_after) {
-        if (c->linger || c->rpos < c->rlen)
+        if (c->linger || c->body_pos < c->rlen)
             zs_conn_start_linger(c);
         else
             zs_conn_close(c);
         return false;
+    }
+    /* Nagle's algorithm would hold a keep-alive response behind the
+     * delayed ACK of the previous one; a first response needs no help. */
+    if (!c->nodelay) {
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = true;
     }
     c->rpos = c->rscan = c->body_pos;
     conn_reset_request(c);

@@ -142,6 +142,18 @@ zs_file_open(int fd, const struct stat *st, const char *type, bool gzip)
     return f;
 }
 
+struct zs_file *
+zs_file_missing(void)
+{
+    struct zs_file *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return NULL;
+    f->fd = -1;
+    f->refs = 1;
+    return f;
+}
+
 void
 zs_filecache_insert(struct zs_file *f, const struct zs_location *loc, const char *path, size_t len,
                     bool gzip_ok, ev_tstamp now)

@@ -22,7 +22,7 @@
 #define ZS_FILECACHE_DATA_TOTAL (4 * 1024 * 1024)
 
 struct zs_file {
-    int fd;
+    int fd;                      /* -1 in an entry that records a missing path */
     struct stat st;
     bool gzip;                   /* the precompressed sibling was opened */
     const char *type;            /* Content-Type */
@@ -49,6 +49,8 @@ struct zs_file *zs_filecache_lookup(const struct zs_location *loc, const char *p
 /* Builds a file from an open descriptor (taking it over): validators and,
  * when small, the content. Returns a referenced file, or NULL (fd closed). */
 struct zs_file *zs_file_open(int fd, const struct stat *st, const char *type, bool gzip);
+/* Returns a referenced entry that records a missing path, or NULL. */
+struct zs_file *zs_file_missing(void);
 /* Adds a file to the cache under the request path; the caller keeps its reference. */
 void zs_filecache_insert(struct zs_file *f, const struct zs_location *loc, const char *path, size_t len,
                          bool gzip_ok, ev_tstamp now);

@@ -35,6 +35,7 @@ struct static_file {
     size_t name_len;
     bool gzip;
     bool gzip_ok;                /* gzip_static is on and the client takes gzip */
+    bool missing;                /* the path does not exist: worth a negative cache entry */
 };
 
 /* Opens rel below dirfd. RESOLVE_BENEATH refuses any path that leaves the
@@ -439,6 +440,7 @@ static_resolve(struct zs_conn *c, struct static_file *f)
 
     f->fd = static_openat(loc->loc_root_fd, rel, loc->loc_follow_symlinks, O_RDONLY);
     if (f->fd == -1) {
+        f->missing = errno == ENOENT || errno == ENOTDIR;
         zs_resp_error(c, open_error_status(c, rel));
         return 0;
     }
@@ -468,6 +470,20 @@ static_type_for(const char *name, size_t len)
     return type != NULL ? type : zs_w.conf->default_type;
 }
 
+/* Remembers that a path does not exist, for as long as a found file is
+ * trusted, so that repeated requests for it cost no system call. */
+static void
+static_cache_missing(const struct zs_location *loc, const char *path, size_t len, bool gzip_ok,
+                     ev_tstamp now)
+{
+    struct zs_file *f = zs_file_missing();
+
+    if (f == NULL)
+        return;
+    zs_filecache_insert(f, loc, path, len, gzip_ok, now);
+    zs_file_release(f);
+}
+
 void
 zs_static_handle(struct zs_conn *c)
 {
@@ -488,11 +504,18 @@ zs_static_handle(struct zs_conn *c)
                  && zs_accept_encoding_allows(r->accept_encoding.p, r->accept_encoding.len, "gzip");
 
     struct zs_file *f = zs_filecache_lookup(loc, r->path, r->path_len, sf.gzip_ok, now);
+    if (f != NULL && f->fd == -1) {
+        zs_file_release(f);
+        zs_resp_error(c, 404);
+        return;
+    }
     if (f == NULL) {
         int found = static_resolve(c, &sf);
         if (!found) {
             if (sf.fd != -1)
                 close(sf.fd);
+            if (sf.missing)
+                static_cache_missing(loc, r->path, r->path_len, sf.gzip_ok, now);
             return;
         }
         f = zs_file_open(sf.fd, &sf.st, static_type_for(sf.name, sf.name_len), sf.gzip);

@@ -139,6 +139,7 @@ struct zs_conn {
     bool close_after;            /* close once the response is written */
     bool linger;                 /* read and drop input for a while before close */
     bool head_started;           /* bytes of a request head have arrived */
+    bool nodelay;                /* TCP_NODELAY is set, or not needed (unix socket) */
     bool sent_continue;
 };
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <confuse.h>
+#include <ctype.h>
 #include <errno.h>
 #include <glob.h>
 #include <grp.h>
@@ -909,6 +910,45 @@ conf_path(const char *path)
     return path_resolve(loading->conf->conf_dir, path);
 }
 
+/* A value that goes into a response header must not end the header line. */
+static bool
+is_header_safe(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\t')
+            return false;
+    return true;
+}
+
+/* Checks a server_name: letters, digits, '-', '.' and '_', with '*' only as
+ * a whole first or last label. An unquoted "*.example.org" reaches here as
+ * ".example.org", because libconfuse drops the '*'. */
+static void
+server_name_check(cfg_t *srv_sec, const char *name)
+{
+    size_t len = strlen(name);
+    const char *body = name;
+    size_t body_len = len;
+
+    if (len > 2 && name[0] == '*' && name[1] == '.') {
+        body += 2;
+        body_len -= 2;
+    } else if (len > 2 && name[len - 1] == '*' && name[len - 2] == '.') {
+        body_len -= 2;
+    }
+    bool ok = body_len > 0 && body[0] != '.' && body[body_len - 1] != '.';
+    for (size_t i = 0; ok && i < body_len; i++)
+        ok = isalnum((unsigned char)body[i]) || body[i] == '-' || body[i] == '.' || body[i] == '_';
+    if (ok)
+        return;
+    if (name[0] == '.')
+        opt_error(srv_sec, "server_name", "server_name '%s': invalid name; write a wildcard in quotes, "
+                  "as \"*%s\"", name, name);
+    else
+        opt_error(srv_sec, "server_name", "server_name '%s': invalid name (expected a host name, "
+                  "\"*.suffix\" or \"prefix.*\")", name);
+}
+
 static int
 build_globals(cfg_t *root)
 {
@@ -931,6 +971,8 @@ build_globals(cfg_t *root)
     conf->keepalive_requests = (int)cfg_getint(root, "keepalive_requests");
     conf->mime_types_file = conf_path(cfg_getstr(root, "mime_types"));
     conf->default_type = dup_string(cfg_getstr(root, "default_type"));
+    if (conf->default_type != NULL && !is_header_safe(conf->default_type))
+        opt_error(root, "default_type", "default_type: invalid media type (it contains control characters)");
     if (conf->user == NULL || conf->group == NULL || conf->pid_file == NULL || conf->error_log == NULL
         || conf->mime_types_file == NULL || conf->default_type == NULL)
         return -1;
@@ -1192,6 +1234,8 @@ build_server(struct zs_server *srv, cfg_t *srv_sec)
     if (copy_list(srv_sec, "server_name", &srv->srv_names, &srv->srv_name_count) == -1
         || copy_list(srv_sec, "listen", &srv->srv_listen, &srv->srv_listen_count) == -1)
         return -1;
+    for (size_t i = 0; i < srv->srv_name_count; i++)
+        server_name_check(srv_sec, srv->srv_names[i]);
     if (srv->srv_listen_count == 0)
         error_add(srv->srv_file, srv->srv_line, "server '%s': listen is not set", srv->srv_title);
     srv->srv_default = cfg_getbool(srv_sec, "default_server");

@@ -242,6 +242,10 @@ zs_conf_parse_return(const char *s, int *status, const char **text, char *err, s
     }
     rest += strspn(rest, " \t\r\n");
     *text = *rest != '\0' ? rest : NULL;
+    if (status_is_redirect(*status) && *text != NULL && strpbrk(*text, "\r\n") != NULL) {
+        snprintf(err, errsize, "return: the URL of a %d redirect contains a line break", *status);
+        return -1;
+    }
     if (status_is_redirect(*status) && *text == NULL) {
         snprintf(err, errsize, "return: status %d requires a URL, as in \"%d https://example.org$request_uri\"",
                  *status, *status);

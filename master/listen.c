@@ -14,6 +14,31 @@
 #include "lib/log.h"
 #include "master/master.h"
 
+/* Removes a socket file left by a previous run, but only when nobody
+ * accepts on it: a live socket of another server stays. */
+static int
+unix_socket_remove_stale(const struct zs_listener *lis)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&lis->lis_sa;
+    struct stat st;
+
+    if (lstat(sun->sun_path, &st) == -1 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe == -1)
+        return -1;
+    int r = connect(probe, (const struct sockaddr *)sun, lis->lis_salen);
+    int err = errno;
+    close(probe);
+    if (r == 0) {
+        errno = EADDRINUSE;
+        return -1;
+    }
+    if (err == ECONNREFUSED)
+        unlink(sun->sun_path);
+    return 0;
+}
+
 static int
 listener_bind(struct zs_listener *lis)
 {
@@ -25,11 +50,9 @@ listener_bind(struct zs_listener *lis)
     if (fd == -1)
         goto fail;
     if (family == AF_UNIX) {
-        /* A socket file left by a previous run that nobody listens on any more. */
-        struct sockaddr_un *sun = (struct sockaddr_un *)&lis->lis_sa;
-        struct stat st;
-        if (lstat(sun->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-            unlink(sun->sun_path);
+        step = "remove stale socket";
+        if (unix_socket_remove_stale(lis) == -1)
+            goto fail;
     } else {
         step = "setsockopt SO_REUSEADDR";
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)

@@ -8,9 +8,12 @@
 
 #include "lib/conf.h"
 
-/* Value sent with SIGHUP by `zserver -s reload`, which then waits for the
- * outcome on ZS_RELOAD_REPLY_SIGNAL (value 0: reloaded, 1: failed). */
+/* `zserver -s reload` queues ZS_RELOAD_REQUEST_SIGNAL with this value and
+ * waits for the outcome on ZS_RELOAD_REPLY_SIGNAL (value 0: reloaded, 1:
+ * failed). Real-time signals queue, so simultaneous callers all get a reply;
+ * a plain HUP reloads without one. */
 #define ZS_RELOAD_MAGIC 0x7a735244
+#define ZS_RELOAD_REQUEST_SIGNAL (SIGRTMIN + 2)
 #define ZS_RELOAD_REPLY_SIGNAL (SIGRTMIN + 1)
 
 /* supervise.c */
@@ -33,6 +36,7 @@ void zs_files_close_except(struct zs_config *conf, const struct zs_pool *keep);
 size_t zs_files_reopen_logs(struct zs_config *conf, uint32_t *slots, int *fds, size_t max);
 
 /* pidfile.c */
+int zs_pidfile_check(const char *path);
 int zs_pidfile_write(const char *path);
 pid_t zs_pidfile_read(const char *path);
 void zs_pidfile_remove(const char *path);

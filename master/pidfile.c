@@ -32,17 +32,27 @@ zs_pidfile_read(const char *path)
     return (pid_t)pid;
 }
 
-/* Refuses to overwrite the pid file of a master that is still running. */
+/* Returns -1 after logging when the pid file names another live process. */
 int
-zs_pidfile_write(const char *path)
+zs_pidfile_check(const char *path)
 {
     pid_t old = zs_pidfile_read(path);
-    char buf[32];
 
     if (old > 0 && old != getpid() && kill(old, 0) == 0) {
         zs_log_error("pid file %s: zserver is already running as pid %d", path, (int)old);
         return -1;
     }
+    return 0;
+}
+
+/* Refuses to overwrite the pid file of a master that is still running. */
+int
+zs_pidfile_write(const char *path)
+{
+    char buf[32];
+
+    if (zs_pidfile_check(path) == -1)
+        return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd == -1) {
         zs_log_syserr("pid file %s: open failed", path);

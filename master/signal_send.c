@@ -27,7 +27,7 @@ action_signal(const char *action)
     return -1;
 }
 
-/* Sends HUP with a marker and waits for the master's verdict. */
+/* Queues a reload request with a marker and waits for the master's verdict. */
 static int
 reload_and_wait(pid_t pid)
 {
@@ -39,7 +39,7 @@ reload_and_wait(pid_t pid)
     sigemptyset(&set);
     sigaddset(&set, ZS_RELOAD_REPLY_SIGNAL);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    if (sigqueue(pid, SIGHUP, v) == -1) {
+    if (sigqueue(pid, ZS_RELOAD_REQUEST_SIGNAL, v) == -1) {
         fprintf(stderr, "zserver: signal to master %d failed: %s\n", (int)pid, strerror(errno));
         return 1;
     }
@@ -70,7 +70,7 @@ zs_signal_send(const struct zs_config *conf, const char *action)
 
     if (sig == -1) {
         fprintf(stderr, "zserver: invalid -s action \"%s\": use reload, reopen, quit or stop\n", action);
-        return 1;
+        return 2;
     }
     pid_t pid = zs_pidfile_read(conf->pid_file);
     if (pid <= 0) {

@@ -333,15 +333,6 @@ next_deadline(void)
 }
 
 static void
-reload_reply(const siginfo_t *si, int ok)
-{
-    if (si->si_code != SI_QUEUE || si->si_value.sival_int != ZS_RELOAD_MAGIC)
-        return;
-    union sigval v = { .sival_int = ok ? 0 : 1 };
-    sigqueue(si->si_pid, ZS_RELOAD_REPLY_SIGNAL, v);
-}
-
-static void
 log_errors(const struct zs_conf_errors *errs)
 {
     for (size_t i = 0; i < errs->count; i++)
@@ -450,9 +441,43 @@ master_ttin_ttou(int delta)
     }
 }
 
+/* `zserver -s reload` sends a queued real-time signal, so that callers at
+ * the same moment are not merged into one: all pending requests share one
+ * reload, and every caller gets the outcome. */
+static void
+master_reload_requested(const siginfo_t *first)
+{
+    pid_t callers[64];
+    size_t count = 0;
+    sigset_t only;
+    siginfo_t si = *first;
+    struct timespec zero = { 0, 0 };
+
+    sigemptyset(&only);
+    sigaddset(&only, ZS_RELOAD_REQUEST_SIGNAL);
+    do {
+        if (si.si_code == SI_QUEUE && si.si_value.sival_int == ZS_RELOAD_MAGIC && count < 64)
+            callers[count++] = si.si_pid;
+    } while (sigtimedwait(&only, &si, &zero) > 0);
+
+    bool ok = false;
+    if (m.quitting || m.terminating)
+        zs_log_notice("reload ignored: shutting down");
+    else
+        ok = master_reload() == 0;
+    for (size_t i = 0; i < count; i++) {
+        union sigval v = { .sival_int = ok ? 0 : 1 };
+        sigqueue(callers[i], ZS_RELOAD_REPLY_SIGNAL, v);
+    }
+}
+
 static void
 master_signal(int sig, const siginfo_t *si)
 {
+    if (sig == ZS_RELOAD_REQUEST_SIGNAL) {
+        master_reload_requested(si);
+        return;
+    }
     switch (sig) {
     case SIGCHLD:
         workers_reap();
@@ -460,10 +485,9 @@ master_signal(int sig, const siginfo_t *si)
     case SIGHUP:
         if (m.quitting || m.terminating) {
             zs_log_notice("reload ignored: shutting down");
-            reload_reply(si, false);
             break;
         }
-        reload_reply(si, master_reload() == 0);
+        master_reload();
         break;
     case SIGQUIT:
         if (!m.quitting)
@@ -506,6 +530,7 @@ master_signals_block(sigset_t *set)
     sigemptyset(set);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaddset(set, sigs[i]);
+    sigaddset(set, ZS_RELOAD_REQUEST_SIGNAL);
     sigprocmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -597,8 +622,10 @@ zs_master_run(struct zs_config *conf, bool foreground)
         zs_log_syserr("error log %s: open failed", conf->error_log);
         return 1;
     }
-    if (zs_listeners_open(conf, NULL) == -1 || zs_files_open(conf) == -1
-        || (!foreground && master_daemonize(&ready_fd) == -1)) {
+    /* Checked before any socket is touched: a second start must not take a
+     * unix socket path away from the running master. */
+    if (zs_pidfile_check(conf->pid_file) == -1 || zs_listeners_open(conf, NULL) == -1
+        || zs_files_open(conf) == -1 || (!foreground && master_daemonize(&ready_fd) == -1)) {
         if (!foreground)
             daemon_start_failed();
         return 1;

@@ -469,7 +469,8 @@ conn_flush(struct zs_conn *c)
             c->seg_index++;
     }
     if (r == -1) {
-        if (errno != EPIPE && errno != ECONNRESET)
+        /* EIO comes from a file that shrank, which is logged where it is found. */
+        if (errno != EPIPE && errno != ECONNRESET && errno != EIO)
             zs_log_info("client %s: write failed: %s", c->peer, strerror(errno));
         if (c->state == CONN_WRITE)
             zs_accesslog_write(c);

@@ -329,7 +329,9 @@ headers_check(struct zs_conn *c)
         return 400;
     if (te_count && r->http_minor == 0)
         return 400;
-    if (host_count > 1 || (host_count == 0 && r->http_minor >= 1 && r->host.p == NULL))
+    /* RFC 9112 3.2: an HTTP/1.1 request needs exactly one Host, even with an
+     * absolute-form target. */
+    if (host_count > 1 || (host_count == 0 && r->http_minor >= 1))
         return 400;
 
     if (te_count) {
@@ -392,6 +394,22 @@ target_split(struct zs_request *r)
 
 /* Strips the port and one trailing dot from the host; rejects bytes that
  * cannot appear in a host name or an IP literal. */
+/* A port after the host: empty (RFC 3986 allows it) or 0 to 65535. */
+static bool
+port_valid(const char *p, size_t len)
+{
+    unsigned value = 0;
+
+    if (len > 5)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        value = value * 10 + (unsigned)(p[i] - '0');
+    }
+    return value <= 65535;
+}
+
 static int
 host_normalize(struct zs_span *host)
 {
@@ -405,11 +423,15 @@ host_normalize(struct zs_span *host)
         if (close == NULL)
             return -1;
         host->len = (size_t)(close - p) + 1;
+        if (host->len < len && (p[host->len] != ':' || !port_valid(p + host->len + 1, len - host->len - 1)))
+            return -1;
         return 0;
     }
     for (size_t i = 0; i < len; i++) {
         char ch = p[i];
         if (ch == ':') {
+            if (!port_valid(p + i + 1, len - i - 1))
+                return -1;
             len = i;
             break;
         }

@@ -118,12 +118,13 @@ zs_return_handle(struct zs_conn *c)
         return;
     }
     size_t len = (size_t)(x.p - zs_w.scratch);
-    if (memchr(zs_w.scratch, '\r', len) != NULL || memchr(zs_w.scratch, '\n', len) != NULL) {
-        zs_log_warn("location '%s': return text contains a line break after expansion", loc->loc_title);
+    bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+    if (redirect && (memchr(zs_w.scratch, '\r', len) != NULL || memchr(zs_w.scratch, '\n', len) != NULL)) {
+        zs_log_warn("location '%s': redirect URL contains a line break after expansion", loc->loc_title);
         zs_resp_error(c, 500);
         return;
     }
-    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
+    if (redirect)
         zs_resp_redirect(c, status, zs_w.scratch, len);
     else if (status == 204 || status == 304) {
         /* RFC 9110 15.3.5 and 15.4.5: no content, and no Content-Length for 204. */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "worker/worker.h"
@@ -47,6 +48,23 @@ zs_router_server(const struct zs_listener *lis, const char *host, size_t len)
     return lis->lis_servers[0];
 }
 
+/* A pattern that hits a PCRE2 limit fails on every request that reaches
+ * it, so the message is written at most once a second. */
+static void
+regex_error_log(const struct zs_location *loc, int rc)
+{
+    static time_t last;
+    time_t now = time(NULL);
+    PCRE2_UCHAR msg[128];
+
+    if (now == last)
+        return;
+    last = now;
+    pcre2_get_error_message(rc, msg, sizeof(msg));
+    zs_log_warn("location '%s': regular expression match failed, location skipped: %s", loc->loc_title,
+                (const char *)msg);
+}
+
 static bool
 regex_matches(const struct zs_location *loc, const char *path, size_t len)
 {
@@ -57,7 +75,7 @@ regex_matches(const struct zs_location *loc, const char *path, size_t len)
     }
     int rc = pcre2_match(loc->loc_regex, (PCRE2_SPTR)path, len, 0, 0, match_data, NULL);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-        zs_log_warn("location '%s': regular expression match failed with error %d", loc->loc_title, rc);
+        regex_error_log(loc, rc);
     return rc >= 0;
 }
 

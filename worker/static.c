@@ -66,6 +66,11 @@ open_error_status(struct zs_conn *c, const char *rel)
     case EXDEV:
     case ENAMETOOLONG:
         return 404;
+    case ENXIO:
+    case ENODEV:
+    case EOPNOTSUPP:
+        /* A socket or device file below root: not something to serve. */
+        return 403;
     case EACCES:
     case EPERM:
         zs_log_info("client %s: open \"%s\" failed: %s", c->peer, rel, strerror(errno));
@@ -317,6 +322,23 @@ static_send_multipart(struct zs_conn *c, struct zs_file *f, const struct zs_rang
     zs_resp_end_headers(c, total);
 }
 
+/* Overlapping ranges can ask for the same bytes many times over ("0-" sixteen
+ * times is a 16-fold copy of the file). RFC 9110 14.2 lets a server ignore
+ * such a Range, so when the ranges add up to more than the file, the whole
+ * file is sent once instead, as nginx does. */
+static bool
+ranges_exceed_size(const struct zs_range *ranges, size_t count, int64_t size)
+{
+    int64_t total = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        total += ranges[i].last - ranges[i].first + 1;
+        if (total > size)
+            return true;
+    }
+    return false;
+}
+
 static void
 static_send_file(struct zs_conn *c, struct zs_file *f)
 {
@@ -346,6 +368,10 @@ static_send_file(struct zs_conn *c, struct zs_file *f)
         return;
     case ZS_RANGE_OK:
         break;
+    }
+    if (ranges_exceed_size(ranges, count, f->st.st_size)) {
+        static_send_full(c, f);
+        return;
     }
     if (count == 1)
         static_send_range(c, f, &ranges[0]);

@@ -55,6 +55,8 @@ BROKEN = [
      ["{file}:{line0}: include 'missing.conf': file '{dir}/missing.conf' not found"]),
     ("unclosed section", ["pool extra {", "workers = 1"],
      ["{file}:{line0}: '{{' is not closed by the end of the file"]),
+    ("control character in default_type", ['default_type = "text/plain\\r\\nX-A: b"'],
+     ["{file}:{line0}: default_type: invalid media type (it contains control characters)"]),
 ]
 
 
@@ -179,7 +181,7 @@ def test_s_without_running_server(server):
 def test_s_rejects_unknown_action(server):
     path = server.config()
     result = run("-s", "restart", "-c", path)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr == 'zserver: invalid -s action "restart": use reload, reopen, quit or stop\n'
 
 
@@ -323,3 +325,60 @@ server test {
     assert wait_until(lambda: len(server.workers()) == 2)
     for pid in server.workers():
         assert process_status(pid)["Uid"] == ["0"] * 4
+
+
+def test_t_rejects_unquoted_wildcard_server_name(server):
+    path = server.config(server_extra="server_name = *.example.org")
+    line = line_of(path, "server_name = *.example.org")
+    result = run("-t", "-c", path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "%s:%d: server_name '.example.org': invalid name; write a wildcard in quotes, "
+        'as "*.example.org"' % (path, line))
+
+
+def test_t_rejects_line_break_in_redirect(server):
+    path = server.config(locations='location /r { return = "301 https://a/\\r\\nX: y" }')
+    result = run("-t", "-c", path)
+    assert result.returncode == 1
+    assert "return: the URL of a 301 redirect contains a line break" in result.stderr
+
+
+def test_second_start_keeps_running_unix_socket(server):
+    sock = os.path.join(server.dir, "live.sock")
+    server.write("x.txt", "alive\n")
+    server.config(body="""
+server s {
+  listen = { "127.0.0.1:%d", "unix:%s" }
+  root = "%s"
+}
+""" % (server.port, sock, server.root))
+    server.start()
+    inode = os.stat(sock).st_ino
+    result = run("-f", "-c", server.conf_path)
+    assert result.returncode == 1
+    assert "zserver is already running" in result.stderr
+    assert os.stat(sock).st_ino == inode
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(b"GET /x.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b"\r\n\r\nalive\n")
+
+
+def test_concurrent_s_reload_callers_all_succeed(server):
+    server.config(locations="location / { }")
+    server.start()
+    procs = [subprocess.Popen([ZSERVER, "-s", "reload", "-c", server.conf_path],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+             for _ in range(4)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err

@@ -241,3 +241,19 @@ def test_fifo_index_and_sibling_skipped(server):
     assert body == b"plain"
     assert "content-encoding" not in headers
     assert time.monotonic() - started < 2
+
+
+def test_socket_file_below_root_is_403(server):
+    import socket as socketmod
+    server.config()
+    path = os.path.join(server.root, "s.sock")
+    listener = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o666)
+    try:
+        server.start()
+        status, _, _, _ = fetch(server, "/s.sock")
+        assert status == 403
+        assert "[error]" not in server.log()
+    finally:
+        listener.close()

@@ -354,6 +354,10 @@ static const struct head_reject_row head_reject_rows[] = {
 
     /* Host. */
     REJECT("missing Host in HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400),
+    REJECT("absolute-form without Host in HTTP/1.1", "GET http://a.test/ HTTP/1.1\r\n\r\n", 400),
+    REJECT("Host port out of range", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", 400),
+    REJECT("Host port with a letter", "GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400),
+    REJECT("IPv6 Host with junk after the bracket", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400),
     REJECT("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400),
     REJECT("two Host headers in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     REJECT("space inside Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),

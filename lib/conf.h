@@ -94,6 +94,8 @@ struct zs_pool {
     char *pool_group;
     uid_t pool_uid;              /* resolved when the master runs as root, else the master's */
     gid_t pool_gid;
+    gid_t *pool_groups;          /* supplementary groups of pool_user, or NULL */
+    int pool_group_count;
     bool pool_allow_root;
     int pool_workers;            /* "auto" resolved to the number of online CPUs */
     long pool_max_requests;      /* 0: unlimited */

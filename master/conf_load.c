@@ -979,6 +979,28 @@ build_globals(cfg_t *root)
     return 0;
 }
 
+/* Lists the user's supplementary groups now, so that a worker sets them with
+ * setgroups() and never loads the NSS modules that initgroups() would. */
+static void
+resolve_pool_groups(struct zs_pool *pool)
+{
+    int count = 16;
+
+    for (int tries = 0; tries < 8; tries++) {
+        gid_t *groups = malloc((size_t)count * sizeof(gid_t));
+        if (groups == NULL)
+            return;
+        int n = count;
+        if (getgrouplist(pool->pool_user, pool->pool_gid, groups, &n) != -1) {
+            pool->pool_groups = groups;
+            pool->pool_group_count = n;
+            return;
+        }
+        free(groups);
+        count = n > count ? n : count * 2;
+    }
+}
+
 /* Resolves the pool's user and group to ids. Names are looked up only when the
  * master runs as root, because any other master runs its workers as itself. */
 static void
@@ -1003,6 +1025,8 @@ resolve_pool_ids(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
         opt_error(group_sec, "group", "unknown group '%s'", pool->pool_group);
     else
         pool->pool_gid = gr->gr_gid;
+    if (pw != NULL && gr != NULL)
+        resolve_pool_groups(pool);
     if (pw != NULL && pool->pool_uid == 0 && !pool->pool_allow_root)
         opt_error(pool_sec != NULL ? pool_sec : root, pool_sec != NULL ? SECTION_START : "user",
                   "pool %s: refusing to run workers as root; set allow_root = true to allow it",
@@ -1529,6 +1553,7 @@ zs_conf_free(struct zs_config *conf)
     for (size_t i = 0; i < conf->pool_count; i++) {
         free(conf->pools[i].pool_name);
         free(conf->pools[i].pool_user);
+        free(conf->pools[i].pool_groups);
         free(conf->pools[i].pool_group);
         free(conf->pools[i].pool_listeners);
     }

@@ -9,7 +9,7 @@
 #include "lib/log.h"
 #include "master/master.h"
 
-/* Order matters: groups while still root, then the gid, then the uid, and
+/* Order matters: supplementary groups while still root, then the gid, then the uid, and
  * finally a check that root cannot be regained. */
 int
 zs_privdrop(const struct zs_pool *pool)
@@ -23,8 +23,10 @@ zs_privdrop(const struct zs_pool *pool)
         }
         return 0;
     }
-    if (initgroups(pool->pool_user, pool->pool_gid) == -1) {
-        zs_log_syserr("pool %s: initgroups for user %s failed", pool->pool_name, pool->pool_user);
+    /* The list was resolved with the configuration; an empty one still
+     * drops root's own supplementary groups. */
+    if (setgroups((size_t)pool->pool_group_count, pool->pool_groups) == -1) {
+        zs_log_syserr("pool %s: setgroups for user %s failed", pool->pool_name, pool->pool_user);
         return -1;
     }
     if (setresgid(pool->pool_gid, pool->pool_gid, pool->pool_gid) == -1) {

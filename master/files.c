@@ -113,7 +113,7 @@ zs_files_reopen_logs(struct zs_config *conf, uint32_t *slots, int *fds, size_t m
         int fd = access_log_open(al->al_path);
         if (fd == -1)
             continue;
-        /* Same number, new file: everything that holds the number follows. */
+        /* Same number, new file, so every holder of the descriptor number writes to the new file. */
         if (dup3(fd, al->al_fd, O_CLOEXEC) == -1) {
             zs_log_syserr("access log %s: dup3 failed", al->al_path);
             close(fd);

@@ -14,8 +14,8 @@
 #include "lib/log.h"
 #include "master/master.h"
 
-/* Removes a socket file left by a previous run, but only when nobody
- * accepts on it: a live socket of another server stays. */
+/* Removes a socket file left by a previous run, but only when no process
+ * accepts on it, so that a live socket of another server stays. */
 static int
 unix_socket_remove_stale(const struct zs_listener *lis)
 {

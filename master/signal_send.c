@@ -48,7 +48,7 @@ reload_and_wait(pid_t pid)
         if (sig == -1 && errno == EINTR)
             continue;
         if (sig == -1) {
-            fprintf(stderr, "zserver: no answer from master %d within %d s; see its error log\n",
+            fprintf(stderr, "zserver: no reply from master %d within %d s; see its error log\n",
                     (int)pid, RELOAD_WAIT_SECONDS);
             return 1;
         }

@@ -140,7 +140,7 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
     ev_io_start(zs_w.loop, &c->io);
 
     /* Clients send the request right after connecting, so it is usually
-     * there already: a short request is answered, and a Connection: close
+     * there already: a short request is handled, and a Connection: close
      * one even closed, before the socket ever reaches epoll. */
     conn_io_cb(zs_w.loop, &c->io, EV_READ);
 }
@@ -503,7 +503,7 @@ conn_handle(struct zs_conn *c)
         zs_static_handle(c);
 }
 
-/* Answers a request that cannot be read further and closes the connection. */
+/* Sends an error response to a request that cannot be read further, then closes the connection. */
 static void
 conn_fail(struct zs_conn *c, int status)
 {
@@ -525,7 +525,7 @@ conn_can_batch(const struct zs_conn *c)
     return c->seg_count == 0 && !c->close_after && c->rpos < c->rlen && c->wlen < BATCH_MAX;
 }
 
-/* Parses and answers the requests in rbuf until one needs more input. */
+/* Parses and handles the requests in rbuf until one needs more input. */
 static void
 conn_process(struct zs_conn *c)
 {

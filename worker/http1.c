@@ -201,7 +201,7 @@ on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-/* Returning 1 tells http-parser there is no body: framing is ours. */
+/* Returning 1 makes http-parser treat the message as bodiless, because body framing is ours. */
 static int
 on_headers_complete(http_parser *p)
 {

@@ -109,7 +109,7 @@ etag_is_weak_or_invalid(const char *v, size_t len)
 }
 
 /* RFC 9110 13.2.2: the order in which preconditions are evaluated.
- * Returns 0 to go on, or the status to answer with. */
+ * Returns 0 to go on, or the response status. */
 static int
 static_preconditions(struct zs_conn *c, const struct zs_file *f)
 {
@@ -135,7 +135,7 @@ static_preconditions(struct zs_conn *c, const struct zs_file *f)
     return 0;
 }
 
-/* RFC 9110 13.1.5: If-Range holds a strong entity tag or the exact
+/* RFC 9110 13.1.5: If-Range contains a strong entity tag or the exact
  * Last-Modified date; anything else means "send the whole file". */
 static bool
 static_if_range_holds(const struct zs_request *r, const struct zs_file *f)
@@ -426,7 +426,7 @@ static_find_index(struct zs_conn *c, int dirfd, struct static_file *f)
 }
 
 /* Resolves a directory: redirect to the slashed path, its index file, a
- * listing or 403. Returns 1 when f now holds the index file, 0 when a
+ * listing or 403. Returns 1 when f now refers to the index file, 0 when a
  * response was queued. Takes over f->fd either way. */
 static int
 static_directory(struct zs_conn *c, struct static_file *f)

@@ -112,7 +112,7 @@ struct zs_conn {
     size_t rscan;                /* head bytes already checked by the line scanner */
     size_t body_pos;             /* first unconsumed body byte in rbuf */
 
-    /* Response being written: wbuf holds headers and small bodies; segs follow it. */
+    /* Response being written: wbuf contains headers and small bodies, and segs follow it. */
     char *wbuf;
     size_t wcap;
     size_t wlen;

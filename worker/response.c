@@ -204,21 +204,51 @@ zs_resp_body_mem(struct zs_conn *c, const char *data, size_t len)
     resp_append(c, data, len);
 }
 
+/* Error pages are formatted once per status and kept: a 404 flood should cost
+ * no more than the bytes it sends. */
+struct html_page {
+    char *body;
+    size_t len;
+};
+
+static struct html_page html_pages[600];
+
+static const struct html_page *
+html_page(int status)
+{
+    static char fallback[256];
+    static struct html_page scratch;
+    const char *reason = zs_status_reason(status);
+    /* HTML5 makes html, head and body implicit; the short page is the same document. */
+    const char *fmt = "<!DOCTYPE html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n";
+    bool cacheable = status >= 100 && status < 600;
+
+    if (cacheable && html_pages[status].body != NULL)
+        return &html_pages[status];
+    int n = snprintf(fallback, sizeof(fallback), fmt, status, reason, status, reason);
+    scratch.body = fallback;
+    scratch.len = (size_t)n;
+    if (!cacheable)
+        return &scratch;
+    char *copy = malloc(scratch.len);
+    if (copy == NULL)
+        return &scratch;
+    memcpy(copy, fallback, scratch.len);
+    html_pages[status].body = copy;
+    html_pages[status].len = scratch.len;
+    return &html_pages[status];
+}
+
 static void
 resp_html_page(struct zs_conn *c, int status)
 {
-    char body[256];
-    const char *reason = zs_status_reason(status);
-    int n = snprintf(body, sizeof(body),
-                     "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>\n"
-                     "<body><h1>%d %s</h1></body></html>\n",
-                     status, reason, status, reason);
+    const struct html_page *page = html_page(status);
 
     zs_resp_header(c, "Content-Type", "text/html", 9);
-    zs_resp_end_headers(c, n);
+    zs_resp_end_headers(c, (int64_t)page->len);
     if (!c->req.head)
-        resp_append(c, body, (size_t)n);
-    c->req.body_bytes = c->req.head ? 0 : n;
+        resp_append(c, page->body, page->len);
+    c->req.body_bytes = c->req.head ? 0 : (int64_t)page->len;
 }
 
 void

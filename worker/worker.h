@@ -141,6 +141,7 @@ struct zs_conn {
     bool head_started;           /* bytes of a request head have arrived */
     bool nodelay;                /* TCP_NODELAY is set, or not needed (unix socket) */
     bool sent_continue;
+    bool lowat;                  /* TCP_NOTSENT_LOWAT is set, or not needed */
 };
 
 /* worker.c */

@@ -80,9 +80,9 @@ def test_combined_escapes_quotes_and_control_bytes(server):
 
     lines = wait_lines(server.access_log, 3)
     assert len(lines) == 3
-    assert lines[0].endswith(r'] "GET /a\x22b\x5cc\xff HTTP/1.1" 404 107 "-" "-"' "\n"), lines[0]
+    assert lines[0].endswith(r'] "GET /a\x22b\x5cc\xff HTTP/1.1" 404 68 "-" "-"' "\n"), lines[0]
     assert lines[1].endswith(r'] "GET / HTTP/1.1" 200 6 "r\x22" "x\x22y\x5cz\x09\xff end"' "\n"), lines[1]
-    assert lines[2].endswith(r'] "GET /\x1b[31m HTTP/1.1" 400 111 "-" "-"' "\n"), lines[2]
+    assert lines[2].endswith(r'] "GET /\x1b[31m HTTP/1.1" 400 72 "-" "-"' "\n"), lines[2]
     for line in lines:
         assert COMBINED.fullmatch(line), line
         assert all(0x20 <= ord(ch) < 0x7f for ch in line[:-1]), line

@@ -60,6 +60,10 @@ def connect_refused(port):
             return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # A probe still queued in the listener when it closed (listeners use
+        # TCP_DEFER_ACCEPT, so an empty connection waits there): try again.
+        return False
 
 
 class Client(threading.Thread):

@@ -23,6 +23,27 @@ enum zs_loc_match {
     ZS_LOC_REGEX_NOCASE
 };
 
+/* How a location's requests are answered when it has no `return`. */
+enum zs_handler {
+    ZS_HANDLER_STATIC,
+    ZS_HANDLER_FASTCGI,
+    ZS_HANDLER_SCGI,
+    ZS_HANDLER_CGI
+};
+
+/* An extra CGI variable of a location (fastcgi_param, scgi_param, cgi_param). */
+struct zs_param {
+    char *name;
+    char *value;
+};
+
+/* One backend address of fastcgi_pass or scgi_pass. */
+struct zs_backend {
+    char *be_addr;               /* as written, normalised like listen addresses */
+    struct sockaddr_storage be_sa;
+    socklen_t be_salen;
+};
+
 enum zs_access_log_format {
     ZS_ACCESS_LOG_COMBINED,
     ZS_ACCESS_LOG_JSON
@@ -49,6 +70,13 @@ struct zs_location {
     bool loc_follow_symlinks;    /* symlinks are followed only while they stay below root */
     bool loc_allow_dotfiles;
     int64_t loc_client_max_body_size;
+
+    enum zs_handler loc_handler;
+    struct zs_backend *loc_backends;     /* fastcgi_pass or scgi_pass, tried round-robin */
+    size_t loc_backend_count;
+    pcre2_code *loc_split_path_info;     /* fastcgi_split_path_info: two captures, or NULL */
+    struct zs_param *loc_params;
+    size_t loc_param_count;
 
     const char *loc_file;        /* where the location section starts, for messages */
     int loc_line;

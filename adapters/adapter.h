@@ -1,0 +1,102 @@
+/* The interface between the worker and the application adapters (FastCGI,
+ * SCGI, CGI). Adapters include this header and lib/, never worker/: they see
+ * a read-only view of the request and answer through the zs_app_* functions,
+ * which the worker implements. */
+#ifndef ZS_ADAPTER_H
+#define ZS_ADAPTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "lib/conf.h"
+
+/* The worker's side of one request; opaque to adapters. */
+struct zs_app_io;
+
+struct zs_app_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* What an adapter knows of the request. Everything it points to stays valid
+ * only during the adapter's start(): copy what is needed later. */
+struct zs_app_request {
+    const char *method;              /* "GET", NUL-terminated */
+    const char *protocol;            /* "HTTP/1.1", NUL-terminated */
+    const char *target;              /* request-target as received: REQUEST_URI */
+    size_t target_len;
+    const char *path;                /* decoded and normalised, NUL-terminated */
+    size_t path_len;
+    const char *query;               /* after '?', without it; "" when absent */
+    size_t query_len;
+    const struct zs_app_header *headers;  /* as received, in order */
+    size_t header_count;
+    int64_t content_length;          /* exact body length, 0 when there is none */
+    const char *content_type;        /* Content-Type header, or NULL */
+    size_t content_type_len;
+    const char *host;                /* Host without port, or the server's first name */
+    size_t host_len;
+    const char *remote_addr;         /* NUL-terminated; "" for unix sockets */
+    unsigned remote_port;
+    const char *server_addr;         /* NUL-terminated local address */
+    unsigned server_port;
+    bool https;
+    const struct zs_server *server;
+    const struct zs_location *location;
+};
+
+/* One adapter: the worker calls these for each request of a location that uses it. */
+struct zs_adapter {
+    const char *name;
+    /* Starts a request. Returns the adapter's state, or NULL after it has
+     * called zs_app_fail(). The body, if any, follows through body(). */
+    void *(*start)(struct zs_app_io *io, const struct zs_app_request *req);
+    /* Decoded request body bytes, in order; `last` is set with the final
+     * ones (len may then be 0). Returns how many bytes were taken: fewer
+     * than len pauses the client until the adapter calls zs_app_body_resume(). */
+    size_t (*body)(void *state, const char *data, size_t len, bool last);
+    /* The client has taken the output queued so far: read the backend again. */
+    void (*resume)(void *state);
+    /* The request is over for the worker (client gone, timeout, shutdown):
+     * release everything. The adapter must not call zs_app_* for it again. */
+    void (*abort)(void *state);
+};
+
+extern const struct zs_adapter zs_adapter_fastcgi;
+extern const struct zs_adapter zs_adapter_scgi;
+extern const struct zs_adapter zs_adapter_cgi;
+
+/* ---- Implemented by the worker ---- */
+
+struct ev_loop *zs_app_loop(void);
+
+/* Response head: status and the application's headers (without Status,
+ * Content-Length and hop-by-hop headers, which the worker writes itself).
+ * content_length is -1 when unknown: the worker then uses chunked coding
+ * or closes the connection after the body. */
+void zs_app_head(struct zs_app_io *io, int status, const struct zs_app_header *headers,
+                 size_t count, int64_t content_length);
+/* Response body bytes. Returns 1 when the adapter may send more, 0 when it
+ * should stop reading its backend until resume() is called. */
+int zs_app_body(struct zs_app_io *io, const char *data, size_t len);
+/* Bytes written to the client unchanged: the whole response of an nph- script. */
+int zs_app_raw(struct zs_app_io *io, const char *data, size_t len);
+/* The response is complete. complete = false when the backend stopped
+ * early: the worker then closes the connection so the client sees it. */
+void zs_app_end(struct zs_app_io *io, bool complete);
+/* The request failed: before the head an error page with this status
+ * (502, 503, 504, 500), after it the connection is closed. Logged by the caller. */
+void zs_app_fail(struct zs_app_io *io, int status);
+/* A local redirect (RFC 3875 6.2.2): the worker serves path as a GET instead. */
+void zs_app_redirect_local(struct zs_app_io *io, const char *path, size_t len);
+/* The adapter can take request body bytes again. */
+void zs_app_body_resume(struct zs_app_io *io);
+/* Client address for log lines about this request. */
+const char *zs_app_peer(const struct zs_app_io *io);
+
+#endif

@@ -37,11 +37,36 @@ struct zs_param {
     char *value;
 };
 
+struct zs_app;
+
 /* One backend address of fastcgi_pass or scgi_pass. */
 struct zs_backend {
-    char *be_addr;               /* as written, normalised like listen addresses */
-    struct sockaddr_storage be_sa;
+    char *be_addr;               /* normalised like listen addresses, or "app:NAME" */
+    struct sockaddr_storage be_sa;   /* for "app:NAME", the app's unix socket */
     socklen_t be_salen;
+    const struct zs_app *be_app; /* the managed application behind it, or NULL */
+};
+
+/* A managed FastCGI application: the master starts app_processes copies of
+ * a FastCGI program on a unix socket and restarts them when they exit. */
+struct zs_app {
+    char *app_name;
+    char **app_command;          /* argv, NULL-terminated; [0] is an absolute path */
+    size_t app_command_count;
+    char **app_env;              /* "NAME=value", the programs' whole environment */
+    size_t app_env_count;
+    int app_processes;
+    char *app_user;
+    char *app_group;
+    uid_t app_uid;
+    gid_t app_gid;
+    gid_t *app_groups;
+    int app_group_count;
+    char *app_socket;            /* absolute path of the unix socket the master binds */
+    char *app_dir;               /* working directory, or NULL for / */
+
+    const char *app_file;
+    int app_line;
 };
 
 enum zs_access_log_format {
@@ -77,6 +102,8 @@ struct zs_location {
     pcre2_code *loc_split_path_info;     /* fastcgi_split_path_info: two captures, or NULL */
     struct zs_param *loc_params;
     size_t loc_param_count;
+    int loc_backend_max_requests;        /* concurrent requests per backend and worker, 0: no limit */
+    int loc_backend_queue;               /* requests that may wait for a slot before 503 */
 
     const char *loc_file;        /* where the location section starts, for messages */
     int loc_line;
@@ -152,6 +179,9 @@ struct zs_config {
     int send_timeout;
     int shutdown_timeout;
     int keepalive_requests;
+    int backend_connect_timeout; /* milliseconds */
+    int backend_read_timeout;    /* milliseconds, between two reads from a backend */
+    char *client_body_temp_path; /* directory of spooled request bodies */
 
     struct zs_mime_table *mime;
     char *mime_types_file;
@@ -163,6 +193,8 @@ struct zs_config {
     size_t server_count;
     struct zs_listener *listeners;
     size_t listener_count;
+    struct zs_app *apps;
+    size_t app_count;
 
     char **files;                /* every file read, kept alive for *_file pointers */
     size_t file_count;

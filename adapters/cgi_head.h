@@ -36,14 +36,21 @@ struct zs_cgi_head {
 
     /* Parser state. */
     struct zs_buf raw;           /* head bytes received so far */
-    size_t scanned;
+    size_t scanned;              /* bytes of raw split into lines so far */
     size_t max_size;
+    size_t lines;                /* header lines parsed, counting those left out */
+    bool done;                   /* the empty line has been parsed */
+    char error_text[384];        /* the text error points to */
 };
 
 /* max_size bounds the head, empty line included. */
 void zs_cgi_head_init(struct zs_cgi_head *h, size_t max_size);
 /* Feeds the next bytes of the response. On ZS_CGI_HEAD_DONE, *consumed is
- * how many of them belonged to the head; the rest is body. */
+ * how many of them belonged to the head; the rest is body. On
+ * ZS_CGI_HEAD_MORE it is len. Once DONE or ERROR has been returned, later
+ * calls return the same result and consume nothing.
+ * More than ZS_CGI_HEAD_MAX_HEADERS header lines is an error, counting the
+ * lines that are left out of headers. */
 enum zs_cgi_head_result zs_cgi_head_feed(struct zs_cgi_head *h, const char *data, size_t len,
                                          size_t *consumed);
 void zs_cgi_head_free(struct zs_cgi_head *h);

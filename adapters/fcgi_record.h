@@ -40,7 +40,9 @@ enum zs_fcgi_protocol_status {
 int zs_fcgi_begin_request(struct zs_buf *out, uint16_t request_id, bool keep_conn);
 /* Appends the variables as PARAMS records (name-value pairs with 1- or
  * 4-byte lengths, split across records of at most ZS_FCGI_MAX_CONTENT
- * bytes, padded to 8), then the empty PARAMS record that ends the stream. */
+ * bytes, padded to 8), then the empty PARAMS record that ends the stream.
+ * Also returns -1, appending nothing, when a name or value is longer than
+ * 2^31 - 1 bytes, the maximum a pair length can encode. */
 int zs_fcgi_params(struct zs_buf *out, uint16_t request_id, const struct zs_cgi_var *vars,
                    size_t count);
 /* Appends data as records of the given stream type (STDIN), split and
@@ -78,15 +80,22 @@ struct zs_fcgi_parser {
 };
 
 void zs_fcgi_parser_init(struct zs_fcgi_parser *p);
-/* Decodes from *data/*len, advancing both past what it used. Stream
- * content comes out in pieces as it arrives, pointing into the input; other
- * record types than STDOUT, STDERR and END_REQUEST are skipped. */
+/* Decodes from *data (*len bytes), advancing both past what it used.
+ * Call it again after each ZS_FCGI_PIECE until it returns
+ * ZS_FCGI_NEED_MORE. Stream content comes out in pieces as it arrives,
+ * pointing into the input; other record types than STDOUT, STDERR and
+ * END_REQUEST are skipped. END_REQUEST comes out once its padding has been
+ * read too, so the input is then at a record boundary. After
+ * ZS_FCGI_INVALID the parser state is undefined. */
 enum zs_fcgi_next zs_fcgi_parse(struct zs_fcgi_parser *p, const char **data, size_t *len,
                                 struct zs_fcgi_piece *piece);
 
 /* SCGI (scgi.py protocol description, 2006): appends the netstring head
  * "<len>:CONTENT_LENGTH\0<n>\0SCGI\01\0...\0," with CONTENT_LENGTH first
- * as the protocol requires, then every other variable. */
+ * as the protocol requires, then every other variable. Variables named
+ * CONTENT_LENGTH or SCGI in vars are left out. Returns 0, or -1 (appending
+ * nothing) when out of memory, when content_length is negative, or when a
+ * name is empty or a name or value contains a NUL byte. */
 int zs_scgi_head(struct zs_buf *out, const struct zs_cgi_var *vars, size_t count,
                  int64_t content_length);
 

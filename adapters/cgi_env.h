@@ -15,7 +15,9 @@ struct zs_cgi_var {
     size_t value_len;
 };
 
-/* The variables of one request. All strings live in one allocation. */
+/* The variables of one request. All strings live in one allocation, each
+ * variable as "NAME\0VALUE\0": writing '=' over the NUL after a name makes
+ * the "NAME=VALUE" string of an environment entry. */
 struct zs_cgi_env {
     struct zs_cgi_var *vars;
     size_t count;
@@ -53,14 +55,17 @@ int zs_cgi_split_cgi(const struct zs_app_request *req, struct zs_cgi_script *out
 int zs_cgi_split_app(const struct zs_app_request *req, struct zs_cgi_script *out);
 
 /* Builds every variable: the RFC 3875 set (CONTENT_LENGTH only with a body),
- * REQUEST_URI, DOCUMENT_ROOT, SCRIPT_FILENAME (root + SCRIPT_NAME),
- * PATH_TRANSLATED (root + PATH_INFO, only with a PATH_INFO), SERVER_ADDR,
- * REMOTE_PORT, REDIRECT_STATUS=200, HTTPS=on over TLS, and HTTP_* for each
- * request header, except Content-Type, Content-Length, Proxy and any header
- * whose name contains '_' (which would alias a '-' name). Repeated headers
- * are joined with ", " (Cookie with "; "). The location's extra parameters
- * come last and replace a built-in variable of the same name.
- * Returns 0, or -1 when out of memory. */
+ * REQUEST_URI, SERVER_ADDR, REMOTE_PORT (not for a peer on a unix socket),
+ * REDIRECT_STATUS=200, HTTPS=on over TLS, and when the location has a root
+ * DOCUMENT_ROOT, SCRIPT_FILENAME (root + SCRIPT_NAME) and PATH_TRANSLATED
+ * (root + PATH_INFO, only with a PATH_INFO). HTTP_* comes from each request
+ * header, except Content-Type, Content-Length, Proxy and any header whose
+ * name contains '_' (which would alias a '-' name). Repeated headers are
+ * joined with ", " (Cookie with "; "). The location's extra parameters come
+ * last and replace a built-in variable of the same name.
+ * env is zeroed or contains an earlier request's variables, whose storage is
+ * reused. Returns 0, or -1 when out of memory; call zs_cgi_env_free() after
+ * either. */
 int zs_cgi_env_build(struct zs_cgi_env *env, const struct zs_app_request *req,
                      const struct zs_cgi_script *script);
 

@@ -33,6 +33,7 @@ struct listen_use {
 struct opt_pos;
 struct pending_error;
 
+/* Everything one zs_conf_load() call builds besides the configuration itself. */
 struct load_state {
     struct zs_config *conf;
     size_t error_count;          /* also counts errors whose message could not be allocated */
@@ -50,49 +51,69 @@ struct load_state {
 
 /* ---- conf_load.c ---- */
 
-extern struct load_state *loading;
+/* The load in progress: libconfuse callbacks take no user pointer, and its
+ * lexer is global anyway. NULL outside zs_conf_load(). */
+extern struct load_state *zs_conf_loading;
 
-void error_addv(const char *file, int line, const char *fmt, va_list ap)
+/* Errors are collected, not printed: each call adds "file:line: message"
+ * (see struct zs_conf_errors) and makes the load fail. */
+
+void zs_conf_error_addv(const char *file, int line, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
-void error_add(const char *file, int line, const char *fmt, ...)
+void zs_conf_error_add(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int out_of_memory(void);
-char *dup_string(const char *s);
+/* Records "out of memory" and returns -1. */
+int zs_conf_out_of_memory(void);
+/* strdup() that records "out of memory" when it fails. */
+char *zs_conf_strdup(const char *s);
 /* Reports a bad value at the line the parser is on. */
-void parse_error(const cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *file_intern(const char *name);
-void pos_record(const cfg_t *sec, const cfg_opt_t *opt);
-void opt_where(const cfg_t *sec, const char *name, const char **file, int *line);
-void section_where(const cfg_t *sec, const char **file, int *line);
-void opt_error(const cfg_t *sec, const char *name, const char *fmt, ...)
+void zs_conf_value_error(const cfg_t *sec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the copy of a file name kept in conf->files, or NULL when out of memory. */
+const char *zs_conf_file_intern(const char *name);
+/* Every parse callback calls this first, so that checks made after the parse
+ * can report an option at the line where it was set. */
+void zs_conf_pos_record(const cfg_t *sec, const cfg_opt_t *opt);
+void zs_conf_opt_where(const cfg_t *sec, const char *name, const char **file, int *line);
+void zs_conf_section_where(const cfg_t *sec, const char **file, int *line);
+/* Reports an error at the line where the option was set, or where its section starts. */
+void zs_conf_opt_error(const cfg_t *sec, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-char *path_resolve(const char *dir, const char *path);
-char *path_dirname(const char *path);
-int copy_list(cfg_t *sec, const char *name, char ***items, size_t *count);
-void free_list(char **items, size_t count);
-char *conf_path(const char *path);
+/* Returns path made absolute against dir and normalised, newly allocated. */
+char *zs_conf_path_resolve(const char *dir, const char *path);
+char *zs_conf_path_dirname(const char *path);
+/* Copies a string list option into a new array. Returns 0 or -1. */
+int zs_conf_copy_list(cfg_t *sec, const char *name, char ***items, size_t *count);
+void zs_conf_free_list(char **items, size_t count);
+/* Resolves a configured path against the directory of the main file. */
+char *zs_conf_path(const char *path);
 
 /* ---- conf_parse.c ---- */
 
-char *read_file(const char *path, size_t *len);
-int parse_text(cfg_t *cfg, const char *file, char *text, size_t len);
-int cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv);
+/* Reads a whole file into a NUL-terminated buffer. Returns NULL with errno set. */
+char *zs_conf_read_file(const char *path, size_t *len);
+/* Parses the text of one file into cfg. Returns 0, or -1 after recording a syntax error. */
+int zs_conf_parse_text(cfg_t *cfg, const char *file, char *text, size_t len);
+/* The libconfuse function behind include("pattern"). */
+int zs_conf_cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv);
 
 /* ---- conf_options.c ---- */
 
-extern cfg_opt_t root_opts[];
+extern cfg_opt_t zs_conf_root_opts[];
 
 /* ---- conf_pools.c ---- */
 
-int build_globals(cfg_t *root);
-int build_pools(cfg_t *root);
-struct zs_pool *find_pool(const char *name);
-int build_listeners(void);
-void load_mime_types(cfg_t *root);
+/* The build functions return -1 only when building cannot go on (out of
+ * memory); a bad value is recorded as an error and building continues. */
+int zs_conf_build_globals(cfg_t *root);
+int zs_conf_build_pools(cfg_t *root);
+struct zs_pool *zs_conf_find_pool(const char *name);
+/* Merges the listen addresses that zs_conf_build_servers() collected. */
+int zs_conf_build_listeners(void);
+void zs_conf_load_mime_types(cfg_t *root);
 
 /* ---- conf_servers.c ---- */
 
-int build_servers(cfg_t *root);
+int zs_conf_build_servers(cfg_t *root);
 
 /* ---- conf_values.c ---- */
 

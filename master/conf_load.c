@@ -36,8 +36,7 @@ struct pending_error {
     char *err_msg;
 };
 
-/* libconfuse callbacks take no user pointer, and its lexer is global anyway. */
-struct load_state *loading;
+struct load_state *zs_conf_loading;
 
 /* ---- errors ---- */
 
@@ -45,7 +44,7 @@ struct load_state *loading;
 static size_t
 file_rank(const char *file)
 {
-    const struct zs_config *conf = loading->conf;
+    const struct zs_config *conf = zs_conf_loading->conf;
 
     if (file == NULL)
         return SIZE_MAX;
@@ -56,21 +55,21 @@ file_rank(const char *file)
 }
 
 void
-error_addv(const char *file, int line, const char *fmt, va_list ap)
+zs_conf_error_addv(const char *file, int line, const char *fmt, va_list ap)
 {
     struct pending_error *err;
     char *text = NULL;
     char *msg = NULL;
     int n;
 
-    loading->error_count++;
-    if (loading->pending_count == loading->pending_cap) {
-        size_t cap = loading->pending_cap ? loading->pending_cap * 2 : 16;
-        struct pending_error *errors = realloc(loading->errors, cap * sizeof(*errors));
+    zs_conf_loading->error_count++;
+    if (zs_conf_loading->pending_count == zs_conf_loading->pending_cap) {
+        size_t cap = zs_conf_loading->pending_cap ? zs_conf_loading->pending_cap * 2 : 16;
+        struct pending_error *errors = realloc(zs_conf_loading->errors, cap * sizeof(*errors));
         if (errors == NULL)
             return;
-        loading->errors = errors;
-        loading->pending_cap = cap;
+        zs_conf_loading->errors = errors;
+        zs_conf_loading->pending_cap = cap;
     }
     if (vasprintf(&text, fmt, ap) == -1)
         return;
@@ -83,37 +82,37 @@ error_addv(const char *file, int line, const char *fmt, va_list ap)
     free(text);
     if (n == -1)
         return;
-    err = &loading->errors[loading->pending_count];
+    err = &zs_conf_loading->errors[zs_conf_loading->pending_count];
     err->err_file_rank = file_rank(file);
     err->err_line = line;
-    err->err_seq = loading->pending_count++;
+    err->err_seq = zs_conf_loading->pending_count++;
     err->err_msg = msg;
 }
 
 void
-error_add(const char *file, int line, const char *fmt, ...)
+zs_conf_error_add(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    error_addv(file, line, fmt, ap);
+    zs_conf_error_addv(file, line, fmt, ap);
     va_end(ap);
 }
 
 int
-out_of_memory(void)
+zs_conf_out_of_memory(void)
 {
-    error_add(loading->conf != NULL ? loading->conf->conf_file : NULL, 0, "out of memory");
+    zs_conf_error_add(zs_conf_loading->conf != NULL ? zs_conf_loading->conf->conf_file : NULL, 0, "out of memory");
     return -1;
 }
 
 char *
-dup_string(const char *s)
+zs_conf_strdup(const char *s)
 {
     char *copy = strdup(s);
 
     if (copy == NULL)
-        out_of_memory();
+        zs_conf_out_of_memory();
     return copy;
 }
 
@@ -125,16 +124,16 @@ confuse_error(cfg_t *cfg, const char *fmt, va_list ap)
         fmt = "unknown option '%s'";
     else if (strcmp(fmt, "found duplicate title '%s'") == 0)
         fmt = "duplicate section '%s'";
-    error_addv(cfg != NULL ? cfg->filename : NULL, cfg != NULL ? cfg->line : 0, fmt, ap);
+    zs_conf_error_addv(cfg != NULL ? cfg->filename : NULL, cfg != NULL ? cfg->line : 0, fmt, ap);
 }
 
 void
-parse_error(const cfg_t *sec, const char *fmt, ...)
+zs_conf_value_error(const cfg_t *sec, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    error_addv(sec->filename, sec->line, fmt, ap);
+    zs_conf_error_addv(sec->filename, sec->line, fmt, ap);
     va_end(ap);
 }
 
@@ -142,9 +141,9 @@ parse_error(const cfg_t *sec, const char *fmt, ...)
 
 /* Returns the copy of a file name kept in conf->files, adding it if needed. */
 const char *
-file_intern(const char *name)
+zs_conf_file_intern(const char *name)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
     char **files;
 
     for (size_t i = 0; i < conf->file_count; i++)
@@ -186,25 +185,25 @@ pos_slot(struct opt_pos *slots, size_t cap, const cfg_t *sec, const char *name)
 static int
 pos_grow(void)
 {
-    size_t cap = loading->pos_cap ? loading->pos_cap * 2 : 256;
+    size_t cap = zs_conf_loading->pos_cap ? zs_conf_loading->pos_cap * 2 : 256;
     struct opt_pos *slots = calloc(cap, sizeof(*slots));
 
     if (slots == NULL)
         return -1;
-    for (size_t i = 0; i < loading->pos_cap; i++) {
-        struct opt_pos *old = &loading->pos[i];
+    for (size_t i = 0; i < zs_conf_loading->pos_cap; i++) {
+        struct opt_pos *old = &zs_conf_loading->pos[i];
         if (old->pos_sec != NULL)
             *pos_slot(slots, cap, old->pos_sec, old->pos_name) = *old;
     }
-    free(loading->pos);
-    loading->pos = slots;
-    loading->pos_cap = cap;
+    free(zs_conf_loading->pos);
+    zs_conf_loading->pos = slots;
+    zs_conf_loading->pos_cap = cap;
     return 0;
 }
 
 /* Records where an option of a section is set, for checks made after parsing. */
 void
-pos_record(const cfg_t *sec, const cfg_opt_t *opt)
+zs_conf_pos_record(const cfg_t *sec, const cfg_opt_t *opt)
 {
     struct opt_pos *slot;
     const char *file;
@@ -215,14 +214,14 @@ pos_record(const cfg_t *sec, const cfg_opt_t *opt)
     /* A list keeps the line of its first value, because later values append to it. */
     if ((opt->flags & CFGF_LIST) && opt->nvalues > 1)
         return;
-    file = file_intern(sec->filename);
-    if (file == NULL || ((loading->pos_count + 1) * 2 > loading->pos_cap && pos_grow() == -1)) {
-        out_of_memory();
+    file = zs_conf_file_intern(sec->filename);
+    if (file == NULL || ((zs_conf_loading->pos_count + 1) * 2 > zs_conf_loading->pos_cap && pos_grow() == -1)) {
+        zs_conf_out_of_memory();
         return;
     }
-    slot = pos_slot(loading->pos, loading->pos_cap, sec, opt->name);
+    slot = pos_slot(zs_conf_loading->pos, zs_conf_loading->pos_cap, sec, opt->name);
     if (slot->pos_sec == NULL)
-        loading->pos_count++;
+        zs_conf_loading->pos_count++;
     slot->pos_sec = sec;
     slot->pos_name = opt->name;
     slot->pos_file = file;
@@ -232,41 +231,41 @@ pos_record(const cfg_t *sec, const cfg_opt_t *opt)
 /* Finds where an option was set. Falls back to where its section starts, then
  * to the main file without a line (a default value of a global option). */
 void
-opt_where(const cfg_t *sec, const char *name, const char **file, int *line)
+zs_conf_opt_where(const cfg_t *sec, const char *name, const char **file, int *line)
 {
     const struct opt_pos *pos = NULL;
 
-    if (loading->pos_cap > 0) {
-        pos = pos_slot(loading->pos, loading->pos_cap, sec, name);
+    if (zs_conf_loading->pos_cap > 0) {
+        pos = pos_slot(zs_conf_loading->pos, zs_conf_loading->pos_cap, sec, name);
         if (pos->pos_sec == NULL)
-            pos = pos_slot(loading->pos, loading->pos_cap, sec, SECTION_START);
+            pos = pos_slot(zs_conf_loading->pos, zs_conf_loading->pos_cap, sec, SECTION_START);
     }
     if (pos != NULL && pos->pos_sec != NULL) {
         *file = pos->pos_file;
         *line = pos->pos_line;
     } else {
-        *file = loading->conf->conf_file;
+        *file = zs_conf_loading->conf->conf_file;
         *line = 0;
     }
 }
 
 void
-section_where(const cfg_t *sec, const char **file, int *line)
+zs_conf_section_where(const cfg_t *sec, const char **file, int *line)
 {
-    opt_where(sec, SECTION_START, file, line);
+    zs_conf_opt_where(sec, SECTION_START, file, line);
 }
 
-/* Reports an error at the option's position (see opt_where()). */
+/* Reports an error at the option's position (see zs_conf_opt_where()). */
 void
-opt_error(const cfg_t *sec, const char *name, const char *fmt, ...)
+zs_conf_opt_error(const cfg_t *sec, const char *name, const char *fmt, ...)
 {
     const char *file;
     int line;
     va_list ap;
 
-    opt_where(sec, name, &file, &line);
+    zs_conf_opt_where(sec, name, &file, &line);
     va_start(ap, fmt);
-    error_addv(file, line, fmt, ap);
+    zs_conf_error_addv(file, line, fmt, ap);
     va_end(ap);
 }
 
@@ -306,7 +305,7 @@ path_normalize(char *path)
 
 /* Returns path made absolute against dir (itself absolute) and normalised. */
 char *
-path_resolve(const char *dir, const char *path)
+zs_conf_path_resolve(const char *dir, const char *path)
 {
     char *full;
 
@@ -315,7 +314,7 @@ path_resolve(const char *dir, const char *path)
     else if (asprintf(&full, "%s/%s", dir, path) == -1)
         full = NULL;
     if (full == NULL) {
-        out_of_memory();
+        zs_conf_out_of_memory();
         return NULL;
     }
     path_normalize(full);
@@ -323,25 +322,25 @@ path_resolve(const char *dir, const char *path)
 }
 
 char *
-path_dirname(const char *path)
+zs_conf_path_dirname(const char *path)
 {
     const char *slash = strrchr(path, '/');
 
     if (slash == NULL || slash == path)
-        return dup_string("/");
+        return zs_conf_strdup("/");
     return strndup(path, (size_t)(slash - path));
 }
 
 int
-copy_list(cfg_t *sec, const char *name, char ***items, size_t *count)
+zs_conf_copy_list(cfg_t *sec, const char *name, char ***items, size_t *count)
 {
     unsigned int n = cfg_size(sec, name);
 
     *items = calloc(n ? n : 1, sizeof(**items));
     if (*items == NULL)
-        return out_of_memory();
+        return zs_conf_out_of_memory();
     for (unsigned int i = 0; i < n; i++) {
-        (*items)[i] = dup_string(cfg_getnstr(sec, name, i));
+        (*items)[i] = zs_conf_strdup(cfg_getnstr(sec, name, i));
         if ((*items)[i] == NULL)
             return -1;
         (*count)++;
@@ -350,7 +349,7 @@ copy_list(cfg_t *sec, const char *name, char ***items, size_t *count)
 }
 
 void
-free_list(char **items, size_t count)
+zs_conf_free_list(char **items, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         free(items[i]);
@@ -359,18 +358,18 @@ free_list(char **items, size_t count)
 
 /* Resolves a configured path against the directory of the main file. */
 char *
-conf_path(const char *path)
+zs_conf_path(const char *path)
 {
-    return path_resolve(loading->conf->conf_dir, path);
+    return zs_conf_path_resolve(zs_conf_loading->conf->conf_dir, path);
 }
 
 static void
 build_config(cfg_t *root)
 {
-    if (build_globals(root) == -1 || build_pools(root) == -1 || build_servers(root) == -1
-        || build_listeners() == -1)
+    if (zs_conf_build_globals(root) == -1 || zs_conf_build_pools(root) == -1 || zs_conf_build_servers(root) == -1
+        || zs_conf_build_listeners() == -1)
         return;
-    load_mime_types(root);
+    zs_conf_load_mime_types(root);
 }
 
 static int
@@ -379,33 +378,33 @@ set_main_file(struct zs_config *conf, const char *path)
     char cwd[PATH_MAX];
 
     if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL) {
-        error_add(path, 0, "finding the current directory failed: %s", strerror(errno));
+        zs_conf_error_add(path, 0, "finding the current directory failed: %s", strerror(errno));
         return -1;
     }
-    conf->conf_file = path_resolve(cwd, path);
-    if (conf->conf_file == NULL || (conf->conf_dir = path_dirname(conf->conf_file)) == NULL)
-        return out_of_memory();
-    if (file_intern(conf->conf_file) == NULL)
-        return out_of_memory();
+    conf->conf_file = zs_conf_path_resolve(cwd, path);
+    if (conf->conf_file == NULL || (conf->conf_dir = zs_conf_path_dirname(conf->conf_file)) == NULL)
+        return zs_conf_out_of_memory();
+    if (zs_conf_file_intern(conf->conf_file) == NULL)
+        return zs_conf_out_of_memory();
     return 0;
 }
 
 static void
 parse_and_build(struct zs_config *conf)
 {
-    cfg_t *root = cfg_init(root_opts, CFGF_NONE);
+    cfg_t *root = cfg_init(zs_conf_root_opts, CFGF_NONE);
     char *text;
     size_t len;
 
     if (root == NULL) {
-        out_of_memory();
+        zs_conf_out_of_memory();
         return;
     }
     cfg_set_error_function(root, confuse_error);
-    text = read_file(conf->conf_file, &len);
+    text = zs_conf_read_file(conf->conf_file, &len);
     if (text == NULL)
-        error_add(conf->conf_file, 0, "open failed: %s", strerror(errno));
-    else if (parse_text(root, conf->files[0], text, len) == 0)
+        zs_conf_error_add(conf->conf_file, 0, "open failed: %s", strerror(errno));
+    else if (zs_conf_parse_text(root, conf->files[0], text, len) == 0)
         build_config(root);
     free(text);
     cfg_free(root);
@@ -429,10 +428,11 @@ compare_errors(const void *a, const void *b)
 static void
 flush_errors(struct zs_conf_errors *errs)
 {
-    if (loading->pending_count > 0)
-        qsort(loading->errors, loading->pending_count, sizeof(*loading->errors), compare_errors);
-    for (size_t i = 0; i < loading->pending_count; i++) {
-        char *msg = loading->errors[i].err_msg;
+    if (zs_conf_loading->pending_count > 0)
+        qsort(zs_conf_loading->errors, zs_conf_loading->pending_count, sizeof(*zs_conf_loading->errors),
+              compare_errors);
+    for (size_t i = 0; i < zs_conf_loading->pending_count; i++) {
+        char *msg = zs_conf_loading->errors[i].err_msg;
         char **msgs = NULL;
         bool seen = false;
 
@@ -447,7 +447,7 @@ flush_errors(struct zs_conf_errors *errs)
         errs->msgs = msgs;
         errs->msgs[errs->count++] = msg;
     }
-    free(loading->errors);
+    free(zs_conf_loading->errors);
 }
 
 struct zs_config *
@@ -456,10 +456,10 @@ zs_conf_load(const char *path, struct zs_conf_errors *errs)
     struct load_state state = { 0 };
     struct zs_config *conf = calloc(1, sizeof(*conf));
 
-    loading = &state;
+    zs_conf_loading = &state;
     state.conf = conf;
     if (conf == NULL)
-        out_of_memory();
+        zs_conf_out_of_memory();
     else if (set_main_file(conf, path) == 0)
         parse_and_build(conf);
     for (size_t i = 0; i < state.use_count; i++)
@@ -467,7 +467,7 @@ zs_conf_load(const char *path, struct zs_conf_errors *errs)
     free(state.uses);
     free(state.pos);
     flush_errors(errs);
-    loading = NULL;
+    zs_conf_loading = NULL;
     if (state.error_count > 0) {
         zs_conf_free(conf);
         return NULL;
@@ -485,15 +485,15 @@ free_location(struct zs_location *loc)
     pcre2_code_free(loc->loc_regex);
     free(loc->loc_return_text);
     free(loc->loc_root);
-    free_list(loc->loc_index, loc->loc_index_count);
+    zs_conf_free_list(loc->loc_index, loc->loc_index_count);
 }
 
 static void
 free_server(struct zs_server *srv)
 {
     free(srv->srv_title);
-    free_list(srv->srv_names, srv->srv_name_count);
-    free_list(srv->srv_listen, srv->srv_listen_count);
+    zs_conf_free_list(srv->srv_names, srv->srv_name_count);
+    zs_conf_free_list(srv->srv_listen, srv->srv_listen_count);
     for (size_t i = 0; i < srv->srv_location_count; i++)
         free_location(&srv->srv_locations[i]);
     free(srv->srv_locations);
@@ -530,7 +530,7 @@ zs_conf_free(struct zs_config *conf)
     free(conf->error_log);
     free(conf->conf_file);
     free(conf->conf_dir);
-    free_list(conf->files, conf->file_count);
+    zs_conf_free_list(conf->files, conf->file_count);
     free(conf);
 }
 
@@ -539,7 +539,7 @@ zs_conf_errors_clear(struct zs_conf_errors *errs)
 {
     if (errs == NULL)
         return;
-    free_list(errs->msgs, errs->count);
+    zs_conf_free_list(errs->msgs, errs->count);
     errs->msgs = NULL;
     errs->count = 0;
 }

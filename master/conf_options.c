@@ -36,7 +36,7 @@
 static int
 cb_section_start(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     *(void **)result = NULL;
     return 0;
 }
@@ -44,7 +44,7 @@ cb_section_start(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 static int
 cb_string(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     *(const char **)result = value;
     return 0;
 }
@@ -52,9 +52,9 @@ cb_string(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 static int
 cb_path(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (value[0] == '\0')
-        parse_error(sec, "%s: empty path", opt->name);
+        zs_conf_value_error(sec, "%s: empty path", opt->name);
     *(const char **)result = value;
     return 0;
 }
@@ -64,9 +64,9 @@ cb_bool(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
     int b = cfg_parse_boolean(value);
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (b == -1)
-        parse_error(sec, "%s: invalid boolean '%s' (expected true or false)", opt->name, value);
+        zs_conf_value_error(sec, "%s: invalid boolean '%s' (expected true or false)", opt->name, value);
     *(int *)result = b == 1;
     return 0;
 }
@@ -76,12 +76,13 @@ cb_duration(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
     long ms = zs_conf_parse_duration(value);
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (ms == -1)
-        parse_error(sec, "%s: invalid duration '%s' (expected a number with an optional unit: ms, s, m, h or d)",
-                    opt->name, value);
+        zs_conf_value_error(sec,
+                            "%s: invalid duration '%s' (expected a number with an optional unit: ms, s, m, h or d)",
+                            opt->name, value);
     else if (ms < DURATION_MIN_MS || ms > DURATION_MAX_MS)
-        parse_error(sec, "%s: duration '%s' is out of range (1ms to 1d)", opt->name, value);
+        zs_conf_value_error(sec, "%s: duration '%s' is out of range (1ms to 1d)", opt->name, value);
     *(long *)result = ms;
     return 0;
 }
@@ -91,10 +92,10 @@ cb_size(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
     int64_t bytes = zs_conf_parse_size(value);
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (bytes == -1 || bytes > LONG_MAX)
-        parse_error(sec, "%s: invalid size '%s' (expected a number of bytes with an optional unit: k, m or g)",
-                    opt->name, value);
+        zs_conf_value_error(sec, "%s: invalid size '%s' (expected a number of bytes with an optional unit: k, m or g)",
+                            opt->name, value);
     *(long *)result = (long)bytes;
     return 0;
 }
@@ -111,7 +112,7 @@ cb_count(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     long min = 0, max = INT_MAX, n = -1;
     size_t digits = strspn(value, "0123456789");
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
         if (strcmp(opt->name, limits[i].name) == 0) {
             min = limits[i].min;
@@ -122,9 +123,9 @@ cb_count(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     if (digits > 0 && digits == strlen(value))
         n = strtol(value, NULL, 10);
     if (n == -1 || errno == ERANGE)
-        parse_error(sec, "%s: invalid number '%s'", opt->name, value);
+        zs_conf_value_error(sec, "%s: invalid number '%s'", opt->name, value);
     else if (n < min || n > max)
-        parse_error(sec, "%s: %ld is out of range (%ld to %ld)", opt->name, n, min, max);
+        zs_conf_value_error(sec, "%s: %ld is out of range (%ld to %ld)", opt->name, n, min, max);
     *(long *)result = n;
     return 0;
 }
@@ -137,10 +138,10 @@ cb_workers(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 
     if (digits > 0 && digits == strlen(value))
         return cb_count(sec, opt, value, result);
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (strcmp(value, "auto") != 0)
-        parse_error(sec, "workers: invalid value '%s' (expected auto or a number from 1 to %d)", value,
-                    WORKERS_MAX);
+        zs_conf_value_error(sec, "workers: invalid value '%s' (expected auto or a number from 1 to %d)", value,
+                            WORKERS_MAX);
     *(long *)result = 0;
     return 0;
 }
@@ -150,10 +151,10 @@ cb_log_level(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
     int level = zs_log_level_parse(value);
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (level == -1)
-        parse_error(sec, "log_level: invalid level '%s' (expected emerg, alert, crit, error, warn, notice, info or debug)",
-                    value);
+        zs_conf_value_error(sec, "log_level: invalid level '%s' "
+                            "(expected emerg, alert, crit, error, warn, notice, info or debug)", value);
     *(long *)result = level;
     return 0;
 }
@@ -161,13 +162,13 @@ cb_log_level(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 static int
 cb_access_log_format(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
 {
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (strcmp(value, "combined") == 0) {
         *(long *)result = ZS_ACCESS_LOG_COMBINED;
     } else if (strcmp(value, "json") == 0) {
         *(long *)result = ZS_ACCESS_LOG_JSON;
     } else {
-        parse_error(sec, "access_log_format: invalid format '%s' (expected combined or json)", value);
+        zs_conf_value_error(sec, "access_log_format: invalid format '%s' (expected combined or json)", value);
         *(long *)result = ZS_ACCESS_LOG_COMBINED;
     }
     return 0;
@@ -179,9 +180,9 @@ cb_listen(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     struct zs_listener lis;
     char err[256];
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (zs_conf_parse_listen(value, &lis, err, sizeof(err)) == -1)
-        parse_error(sec, "listen: invalid address '%s': %s", value, err);
+        zs_conf_value_error(sec, "listen: invalid address '%s': %s", value, err);
     free(lis.lis_addr);
     *(const char **)result = value;
     return 0;
@@ -194,9 +195,9 @@ cb_return(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     char err[512];
     int status;
 
-    pos_record(sec, opt);
+    zs_conf_pos_record(sec, opt);
     if (zs_conf_parse_return(value, &status, &text, err, sizeof(err)) == -1)
-        parse_error(sec, "%s", err);
+        zs_conf_value_error(sec, "%s", err);
     *(const char **)result = value;
     return 0;
 }
@@ -245,7 +246,7 @@ static cfg_opt_t pool_opts[] = {
     CFG_END()
 };
 
-cfg_opt_t root_opts[] = {
+cfg_opt_t zs_conf_root_opts[] = {
     CFG_STR_CB("user", ZS_DEFAULT_USER, CFGF_NONE, cb_string),
     CFG_STR_CB("group", ZS_DEFAULT_GROUP, CFGF_NONE, cb_string),
     CFG_STR_CB("pid_file", CONF_DEFAULT_PID_FILE, CFGF_NONE, cb_path),
@@ -259,7 +260,7 @@ cfg_opt_t root_opts[] = {
     CFG_INT_CB("send_timeout", ZS_SEND_TIMEOUT, CFGF_NONE, cb_duration),
     CFG_INT_CB("shutdown_timeout", ZS_SHUTDOWN_TIMEOUT, CFGF_NONE, cb_duration),
     CFG_INT_CB("keepalive_requests", ZS_KEEPALIVE_REQUESTS, CFGF_NONE, cb_count),
-    CFG_FUNC("include", cb_include),
+    CFG_FUNC("include", zs_conf_cb_include),
     CFG_SEC("pool", pool_opts, SECTION_FLAGS),
     CFG_SEC("server", server_opts, SECTION_FLAGS),
     CFG_END()

@@ -17,7 +17,7 @@
 #define BRACE_STACK_MAX 64
 
 char *
-read_file(const char *path, size_t *len)
+zs_conf_read_file(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "re");
     char *text = NULL;
@@ -116,12 +116,12 @@ prepare_text(char *text, size_t len, const char *file)
         }
     }
     if (quote != '\0') {
-        error_add(file, quote_line, "unterminated string: %c is not closed by the end of the file", quote);
+        zs_conf_error_add(file, quote_line, "unterminated string: %c is not closed by the end of the file", quote);
         return -1;
     }
     if (depth > 0) {
-        error_add(file, open_lines[depth <= BRACE_STACK_MAX ? depth - 1 : BRACE_STACK_MAX - 1],
-                  "'{' is not closed by the end of the file");
+        zs_conf_error_add(file, open_lines[depth <= BRACE_STACK_MAX ? depth - 1 : BRACE_STACK_MAX - 1],
+                          "'{' is not closed by the end of the file");
         return -1;
     }
     return 0;
@@ -130,11 +130,11 @@ prepare_text(char *text, size_t len, const char *file)
 /* Parses the text of one file into cfg at the top level. An include parses its files from
  * inside this parse. Returns 0, or -1 after recording a syntax error. */
 int
-parse_text(cfg_t *cfg, const char *file, char *text, size_t len)
+zs_conf_parse_text(cfg_t *cfg, const char *file, char *text, size_t len)
 {
     char *saved_name = cfg->filename;
     int saved_line = cfg->line;
-    size_t errors_before = loading->error_count;
+    size_t errors_before = zs_conf_loading->error_count;
     FILE *fp;
     int rc = -1;
 
@@ -145,12 +145,12 @@ parse_text(cfg_t *cfg, const char *file, char *text, size_t len)
     fp = fmemopen(text, len, "r");
     cfg->filename = strdup(file);
     if (fp == NULL || cfg->filename == NULL) {
-        out_of_memory();
+        zs_conf_out_of_memory();
     } else if (cfg_parse_fp(cfg, fp) == CFG_SUCCESS) {
         rc = 0;
-    } else if (loading->error_count == errors_before) {
+    } else if (zs_conf_loading->error_count == errors_before) {
         /* Some lexer failures return without calling the error function. */
-        error_add(file, cfg->line, "syntax error");
+        zs_conf_error_add(file, cfg->line, "syntax error");
     }
     if (fp != NULL)
         fclose(fp);
@@ -164,29 +164,29 @@ static int
 include_file(cfg_t *cfg, const char *pattern, const char *path, bool wildcard,
              const char *from_file, int from_line)
 {
-    const char *file = file_intern(path);
+    const char *file = zs_conf_file_intern(path);
     struct stat st;
     size_t len;
     char *text;
     int rc;
 
     if (file == NULL)
-        return out_of_memory();
+        return zs_conf_out_of_memory();
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         /* A wildcard pattern may match directories: skip them. */
         if (wildcard)
             return 0;
-        error_add(from_file, from_line, "include '%s': '%s' is not a regular file", pattern, path);
+        zs_conf_error_add(from_file, from_line, "include '%s': '%s' is not a regular file", pattern, path);
         return 0;
     }
-    text = read_file(path, &len);
+    text = zs_conf_read_file(path, &len);
     if (text == NULL) {
-        error_add(from_file, from_line, "include '%s': open '%s' failed: %s", pattern, path, strerror(errno));
+        zs_conf_error_add(from_file, from_line, "include '%s': open '%s' failed: %s", pattern, path, strerror(errno));
         return 0;
     }
-    loading->include_depth++;
-    rc = parse_text(cfg, file, text, len);
-    loading->include_depth--;
+    zs_conf_loading->include_depth++;
+    rc = zs_conf_parse_text(cfg, file, text, len);
+    zs_conf_loading->include_depth--;
     free(text);
     return rc;
 }
@@ -195,9 +195,9 @@ include_file(cfg_t *cfg, const char *pattern, const char *path, bool wildcard,
  * sorted order. The pattern is relative to the directory of the including
  * file. A pattern without a wildcard must match a file. */
 int
-cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
+zs_conf_cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
 {
-    const char *from_file = file_intern(cfg->filename);
+    const char *from_file = zs_conf_file_intern(cfg->filename);
     int from_line = cfg->line;
     char *dir = NULL;
     char *pattern = NULL;
@@ -206,16 +206,17 @@ cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
     int rc = 0;
 
     if (argc != 1) {
-        error_add(from_file, from_line, "include: expected one file name or pattern, as in include(\"sites/*.conf\")");
+        zs_conf_error_add(from_file, from_line,
+                          "include: expected one file name or pattern, as in include(\"sites/*.conf\")");
         return 0;
     }
-    if (loading->include_depth >= INCLUDE_DEPTH_MAX) {
-        error_add(from_file, from_line, "include '%s': includes are nested more than %d deep", argv[0],
-                  INCLUDE_DEPTH_MAX);
+    if (zs_conf_loading->include_depth >= INCLUDE_DEPTH_MAX) {
+        zs_conf_error_add(from_file, from_line, "include '%s': includes are nested more than %d deep", argv[0],
+                          INCLUDE_DEPTH_MAX);
         return -1;
     }
-    dir = path_dirname(from_file);
-    pattern = dir != NULL ? path_resolve(dir, argv[0]) : NULL;
+    dir = zs_conf_path_dirname(from_file);
+    pattern = dir != NULL ? zs_conf_path_resolve(dir, argv[0]) : NULL;
     if (pattern == NULL) {
         rc = -1;
         goto done;
@@ -226,13 +227,13 @@ cb_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
         break;
     case GLOB_NOMATCH:
         if (!wildcard)
-            error_add(from_file, from_line, "include '%s': file '%s' not found", argv[0], pattern);
+            zs_conf_error_add(from_file, from_line, "include '%s': file '%s' not found", argv[0], pattern);
         goto done;
     case GLOB_NOSPACE:
-        rc = out_of_memory();
+        rc = zs_conf_out_of_memory();
         goto done;
     default:
-        error_add(from_file, from_line, "include '%s': reading a directory of '%s' failed", argv[0], pattern);
+        zs_conf_error_add(from_file, from_line, "include '%s': reading a directory of '%s' failed", argv[0], pattern);
         goto done;
     }
     for (size_t i = 0; i < matches.gl_pathc && rc == 0; i++)

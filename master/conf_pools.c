@@ -30,18 +30,18 @@ is_header_safe(const char *s)
 }
 
 int
-build_globals(cfg_t *root)
+zs_conf_build_globals(cfg_t *root)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
     const char *error_log = cfg_getstr(root, "error_log");
 
-    conf->user = dup_string(cfg_getstr(root, "user"));
-    conf->group = dup_string(cfg_getstr(root, "group"));
-    conf->pid_file = conf_path(cfg_getstr(root, "pid_file"));
+    conf->user = zs_conf_strdup(cfg_getstr(root, "user"));
+    conf->group = zs_conf_strdup(cfg_getstr(root, "group"));
+    conf->pid_file = zs_conf_path(cfg_getstr(root, "pid_file"));
     if (strcmp(error_log, "stderr") == 0 || strcmp(error_log, "syslog") == 0)
-        conf->error_log = dup_string(error_log);
+        conf->error_log = zs_conf_strdup(error_log);
     else
-        conf->error_log = conf_path(error_log);
+        conf->error_log = zs_conf_path(error_log);
     conf->log_level = (int)cfg_getint(root, "log_level");
     conf->header_timeout = (int)cfg_getint(root, "client_header_timeout");
     conf->body_timeout = (int)cfg_getint(root, "client_body_timeout");
@@ -49,10 +49,10 @@ build_globals(cfg_t *root)
     conf->send_timeout = (int)cfg_getint(root, "send_timeout");
     conf->shutdown_timeout = (int)cfg_getint(root, "shutdown_timeout");
     conf->keepalive_requests = (int)cfg_getint(root, "keepalive_requests");
-    conf->mime_types_file = conf_path(cfg_getstr(root, "mime_types"));
-    conf->default_type = dup_string(cfg_getstr(root, "default_type"));
+    conf->mime_types_file = zs_conf_path(cfg_getstr(root, "mime_types"));
+    conf->default_type = zs_conf_strdup(cfg_getstr(root, "default_type"));
     if (conf->default_type != NULL && !is_header_safe(conf->default_type))
-        opt_error(root, "default_type", "default_type: invalid media type (it contains control characters)");
+        zs_conf_opt_error(root, "default_type", "default_type: invalid media type (it contains control characters)");
     if (conf->user == NULL || conf->group == NULL || conf->pid_file == NULL || conf->error_log == NULL
         || conf->mime_types_file == NULL || conf->default_type == NULL)
         return -1;
@@ -120,20 +120,20 @@ resolve_pool_ids(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
         return;
     pw = getpwnam(pool->pool_user);
     if (pw == NULL)
-        opt_error(user_sec, "user", "unknown user '%s'", pool->pool_user);
+        zs_conf_opt_error(user_sec, "user", "unknown user '%s'", pool->pool_user);
     else
         pool->pool_uid = pw->pw_uid;
     gr = getgrnam(pool->pool_group);
     if (gr == NULL)
-        opt_error(group_sec, "group", "unknown group '%s'", pool->pool_group);
+        zs_conf_opt_error(group_sec, "group", "unknown group '%s'", pool->pool_group);
     else
         pool->pool_gid = gr->gr_gid;
     if (pw != NULL && gr != NULL)
         resolve_pool_groups(pool);
     if (pw != NULL && pool->pool_uid == 0 && !pool->pool_allow_root)
-        opt_error(pool_sec != NULL ? pool_sec : root, pool_sec != NULL ? SECTION_START : "user",
-                  "pool %s: refusing to run workers as root; set allow_root = true to allow it",
-                  pool->pool_name);
+        zs_conf_opt_error(pool_sec != NULL ? pool_sec : root, pool_sec != NULL ? SECTION_START : "user",
+                          "pool %s: refusing to run workers as root; set allow_root = true to allow it",
+                          pool->pool_name);
 }
 
 /* Fills a pool from its section, or the implicit "default" pool when pool_sec is NULL. */
@@ -144,18 +144,18 @@ build_pool(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
     const char *group = pool_sec != NULL ? cfg_getstr(pool_sec, "group") : NULL;
     long workers = pool_sec != NULL ? cfg_getint(pool_sec, "workers") : 0;
 
-    pool->pool_name = dup_string(pool_sec != NULL ? cfg_title(pool_sec) : "default");
-    pool->pool_user = dup_string(user != NULL ? user : cfg_getstr(root, "user"));
-    pool->pool_group = dup_string(group != NULL ? group : cfg_getstr(root, "group"));
+    pool->pool_name = zs_conf_strdup(pool_sec != NULL ? cfg_title(pool_sec) : "default");
+    pool->pool_user = zs_conf_strdup(user != NULL ? user : cfg_getstr(root, "user"));
+    pool->pool_group = zs_conf_strdup(group != NULL ? group : cfg_getstr(root, "group"));
     if (pool->pool_name == NULL || pool->pool_user == NULL || pool->pool_group == NULL)
         return -1;
     if (pool_sec != NULL) {
-        section_where(pool_sec, &pool->pool_file, &pool->pool_line);
+        zs_conf_section_where(pool_sec, &pool->pool_file, &pool->pool_line);
         pool->pool_allow_root = cfg_getbool(pool_sec, "allow_root");
         pool->pool_max_requests = cfg_getint(pool_sec, "max_requests");
         pool->pool_worker_connections = (int)cfg_getint(pool_sec, "worker_connections");
     } else {
-        pool->pool_file = loading->conf->conf_file;
+        pool->pool_file = zs_conf_loading->conf->conf_file;
         pool->pool_worker_connections = ZS_WORKER_CONNECTIONS;
     }
     if (workers == 0) {
@@ -171,15 +171,15 @@ build_pool(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
 }
 
 int
-build_pools(cfg_t *root)
+zs_conf_build_pools(cfg_t *root)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
     unsigned int n = cfg_size(root, "pool");
     bool has_default = false;
 
     conf->pools = calloc(n + 1, sizeof(*conf->pools));
     if (conf->pools == NULL)
-        return out_of_memory();
+        return zs_conf_out_of_memory();
     for (unsigned int i = 0; i < n; i++) {
         cfg_t *sec = cfg_getnsec(root, "pool", i);
         has_default = has_default || strcmp(cfg_title(sec), "default") == 0;
@@ -192,9 +192,9 @@ build_pools(cfg_t *root)
 }
 
 struct zs_pool *
-find_pool(const char *name)
+zs_conf_find_pool(const char *name)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
 
     for (size_t i = 0; i < conf->pool_count; i++)
         if (strcmp(conf->pools[i].pool_name, name) == 0)
@@ -205,7 +205,7 @@ find_pool(const char *name)
 static struct zs_listener *
 find_listener(const char *addr)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
 
     for (size_t i = 0; i < conf->listener_count; i++)
         if (strcmp(conf->listeners[i].lis_addr, addr) == 0)
@@ -222,17 +222,17 @@ listener_add_server(struct zs_listener *lis, const struct listen_use *use)
 
     for (size_t i = 0; i < lis->lis_server_count; i++) {
         if (lis->lis_servers[i] == srv) {
-            error_add(use->use_file, use->use_line, "server '%s': duplicate listen address %s",
-                      srv->srv_title, lis->lis_addr);
+            zs_conf_error_add(use->use_file, use->use_line, "server '%s': duplicate listen address %s",
+                              srv->srv_title, lis->lis_addr);
             return;
         }
     }
     if (srv->srv_pool != NULL && lis->lis_pool != NULL && srv->srv_pool != lis->lis_pool) {
-        error_add(use->use_file, use->use_line,
-                  "listen %s: server '%s' is in pool '%s' but server '%s' on the same address is in pool '%s'; "
-                  "an address belongs to one pool",
-                  lis->lis_addr, srv->srv_title, srv->srv_pool->pool_name, lis->lis_servers[0]->srv_title,
-                  lis->lis_pool->pool_name);
+        zs_conf_error_add(use->use_file, use->use_line,
+                          "listen %s: server '%s' is in pool '%s' but server '%s' on the same address is in pool '%s'; "
+                          "an address belongs to one pool",
+                          lis->lis_addr, srv->srv_title, srv->srv_pool->pool_name, lis->lis_servers[0]->srv_title,
+                          lis->lis_pool->pool_name);
     }
     if (lis->lis_pool == NULL)
         lis->lis_pool = srv->srv_pool;
@@ -241,9 +241,9 @@ listener_add_server(struct zs_listener *lis, const struct listen_use *use)
         return;
     }
     if (lis->lis_server_count > 0 && lis->lis_servers[0]->srv_default) {
-        error_add(use->use_default_file, use->use_default_line,
-                  "listen %s: servers '%s' and '%s' both set default_server", lis->lis_addr,
-                  lis->lis_servers[0]->srv_title, srv->srv_title);
+        zs_conf_error_add(use->use_default_file, use->use_default_line,
+                          "listen %s: servers '%s' and '%s' both set default_server", lis->lis_addr,
+                          lis->lis_servers[0]->srv_title, srv->srv_title);
         lis->lis_servers[lis->lis_server_count++] = srv;
         return;
     }
@@ -255,14 +255,14 @@ listener_add_server(struct zs_listener *lis, const struct listen_use *use)
 static int
 fill_pool_listeners(void)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
 
     for (size_t p = 0; p < conf->pool_count; p++) {
         struct zs_pool *pool = &conf->pools[p];
 
         pool->pool_listeners = calloc(conf->listener_count + 1, sizeof(*pool->pool_listeners));
         if (pool->pool_listeners == NULL)
-            return out_of_memory();
+            return zs_conf_out_of_memory();
         for (size_t i = 0; i < conf->listener_count; i++)
             if (conf->listeners[i].lis_pool == pool)
                 pool->pool_listeners[pool->pool_listener_count++] = &conf->listeners[i];
@@ -272,15 +272,15 @@ fill_pool_listeners(void)
 
 /* Merges equal listen addresses of all servers into conf->listeners. */
 int
-build_listeners(void)
+zs_conf_build_listeners(void)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
 
-    conf->listeners = calloc(loading->use_count + 1, sizeof(*conf->listeners));
+    conf->listeners = calloc(zs_conf_loading->use_count + 1, sizeof(*conf->listeners));
     if (conf->listeners == NULL)
-        return out_of_memory();
-    for (size_t i = 0; i < loading->use_count; i++) {
-        struct listen_use *use = &loading->uses[i];
+        return zs_conf_out_of_memory();
+    for (size_t i = 0; i < zs_conf_loading->use_count; i++) {
+        struct listen_use *use = &zs_conf_loading->uses[i];
         struct zs_listener *lis = find_listener(use->use_lis.lis_addr);
 
         if (lis == NULL) {
@@ -288,9 +288,9 @@ build_listeners(void)
             *lis = use->use_lis;
             use->use_lis.lis_addr = NULL;
             /* Every use of this address may add one server. */
-            lis->lis_servers = calloc(loading->use_count - i, sizeof(*lis->lis_servers));
+            lis->lis_servers = calloc(zs_conf_loading->use_count - i, sizeof(*lis->lis_servers));
             if (lis->lis_servers == NULL)
-                return out_of_memory();
+                return zs_conf_out_of_memory();
         }
         listener_add_server(lis, use);
     }
@@ -298,18 +298,18 @@ build_listeners(void)
 }
 
 void
-load_mime_types(cfg_t *root)
+zs_conf_load_mime_types(cfg_t *root)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
     struct stat st;
     char err[4096];
 
     /* A missing file is reported at the option; a bad line at that line of the file. */
     if (stat(conf->mime_types_file, &st) == -1) {
-        opt_error(root, "mime_types", "mime_types '%s': %s", conf->mime_types_file, strerror(errno));
+        zs_conf_opt_error(root, "mime_types", "mime_types '%s': %s", conf->mime_types_file, strerror(errno));
         return;
     }
     conf->mime = zs_mime_load(conf->mime_types_file, err, sizeof(err));
     if (conf->mime == NULL)
-        error_add(NULL, 0, "%s", err);
+        zs_conf_error_add(NULL, 0, "%s", err);
 }

@@ -43,11 +43,11 @@ server_name_check(cfg_t *srv_sec, const char *name)
     if (ok)
         return;
     if (name[0] == '.')
-        opt_error(srv_sec, "server_name", "server_name '%s': invalid name; write a wildcard in quotes, "
-                  "as \"*%s\"", name, name);
+        zs_conf_opt_error(srv_sec, "server_name", "server_name '%s': invalid name; write a wildcard in quotes, "
+                          "as \"*%s\"", name, name);
     else
-        opt_error(srv_sec, "server_name", "server_name '%s': invalid name (expected a host name, "
-                  "\"*.suffix\" or \"prefix.*\")", name);
+        zs_conf_opt_error(srv_sec, "server_name", "server_name '%s': invalid name (expected a host name, "
+                          "\"*.suffix\" or \"prefix.*\")", name);
 }
 static void
 build_location_match(struct zs_location *loc)
@@ -56,17 +56,17 @@ build_location_match(struct zs_location *loc)
     char err[512];
 
     if (zs_conf_parse_location_title(loc->loc_title, &loc->loc_match, &path, err, sizeof(err)) == -1) {
-        error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
+        zs_conf_error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
         return;
     }
-    loc->loc_path = dup_string(path);
+    loc->loc_path = zs_conf_strdup(path);
     if (loc->loc_path == NULL)
         return;
     loc->loc_path_len = strlen(path);
     if (loc->loc_match == ZS_LOC_REGEX || loc->loc_match == ZS_LOC_REGEX_NOCASE) {
         loc->loc_regex = zs_conf_compile_regex(path, loc->loc_match == ZS_LOC_REGEX_NOCASE, err, sizeof(err));
         if (loc->loc_regex == NULL)
-            error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
+            zs_conf_error_add(loc->loc_file, loc->loc_line, "location '%s': %s", loc->loc_title, err);
     }
 }
 
@@ -80,7 +80,7 @@ build_location_return(struct zs_location *loc, cfg_t *loc_sec)
     /* A bad value was reported while parsing. */
     if (value == NULL || zs_conf_parse_return(value, &loc->loc_return_status, &text, err, sizeof(err)) == -1)
         return 0;
-    if (text != NULL && (loc->loc_return_text = dup_string(text)) == NULL)
+    if (text != NULL && (loc->loc_return_text = zs_conf_strdup(text)) == NULL)
         return -1;
     return 0;
 }
@@ -93,11 +93,11 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
     cfg_t *root_sec = inherit_from(loc_sec, srv_sec, "root");
     const char *root = cfg_getstr(root_sec, "root");
 
-    loc->loc_title = dup_string(loc_sec != NULL ? cfg_title(loc_sec) : "/");
+    loc->loc_title = zs_conf_strdup(loc_sec != NULL ? cfg_title(loc_sec) : "/");
     if (loc->loc_title == NULL)
         return -1;
     if (loc_sec != NULL) {
-        section_where(loc_sec, &loc->loc_file, &loc->loc_line);
+        zs_conf_section_where(loc_sec, &loc->loc_file, &loc->loc_line);
     } else {
         loc->loc_file = srv->srv_file;
         loc->loc_line = srv->srv_line;
@@ -105,20 +105,21 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
     build_location_match(loc);
     if (build_location_return(loc, loc_sec) == -1)
         return -1;
-    if (root != NULL && (loc->loc_root = conf_path(root)) == NULL)
+    if (root != NULL && (loc->loc_root = zs_conf_path(root)) == NULL)
         return -1;
     /* Without a root, the implicit "/" of a server that has other locations returns 404. */
     if (root == NULL && loc_sec == NULL && srv->srv_location_count > 1)
         loc->loc_return_status = 404;
     if (root == NULL && loc->loc_return_status == 0) {
         if (loc_sec != NULL)
-            error_add(loc->loc_file, loc->loc_line,
-                      "location '%s' in server '%s': root is not set (set it in the location or in the server)",
-                      loc->loc_title, srv->srv_title);
+            zs_conf_error_add(loc->loc_file, loc->loc_line,
+                              "location '%s' in server '%s': root is not set (set it in the location or in the server)",
+                              loc->loc_title, srv->srv_title);
         else
-            error_add(loc->loc_file, loc->loc_line, "server '%s': root is not set", srv->srv_title);
+            zs_conf_error_add(loc->loc_file, loc->loc_line, "server '%s': root is not set", srv->srv_title);
     }
-    if (copy_list(inherit_from(loc_sec, srv_sec, "index"), "index", &loc->loc_index, &loc->loc_index_count) == -1)
+    if (zs_conf_copy_list(inherit_from(loc_sec, srv_sec, "index"), "index", &loc->loc_index,
+                          &loc->loc_index_count) == -1)
         return -1;
     loc->loc_autoindex = cfg_getbool(inherit_from(loc_sec, srv_sec, "autoindex"), "autoindex");
     loc->loc_gzip_static = cfg_getbool(inherit_from(loc_sec, srv_sec, "gzip_static"), "gzip_static");
@@ -155,7 +156,7 @@ build_locations(struct zs_server *srv, cfg_t *srv_sec)
         add_root = !title_is_root_prefix(cfg_title(cfg_getnsec(srv_sec, "location", i)));
     srv->srv_locations = calloc(n + 1, sizeof(*srv->srv_locations));
     if (srv->srv_locations == NULL)
-        return out_of_memory();
+        return zs_conf_out_of_memory();
     for (unsigned int i = 0; i < n + add_root; i++) {
         struct zs_location *loc = &srv->srv_locations[srv->srv_location_count++];
 
@@ -166,7 +167,7 @@ build_locations(struct zs_server *srv, cfg_t *srv_sec)
     return 0;
 }
 
-/* Collects the server's listen addresses for build_listeners(). */
+/* Collects the server's listen addresses for zs_conf_build_listeners(). */
 static int
 collect_listen_uses(struct zs_server *srv, cfg_t *srv_sec)
 {
@@ -174,22 +175,22 @@ collect_listen_uses(struct zs_server *srv, cfg_t *srv_sec)
         struct listen_use *use;
         char err[256];
 
-        if (loading->use_count == loading->use_cap) {
-            size_t cap = loading->use_cap ? loading->use_cap * 2 : 16;
-            struct listen_use *uses = realloc(loading->uses, cap * sizeof(*uses));
+        if (zs_conf_loading->use_count == zs_conf_loading->use_cap) {
+            size_t cap = zs_conf_loading->use_cap ? zs_conf_loading->use_cap * 2 : 16;
+            struct listen_use *uses = realloc(zs_conf_loading->uses, cap * sizeof(*uses));
             if (uses == NULL)
-                return out_of_memory();
-            loading->uses = uses;
-            loading->use_cap = cap;
+                return zs_conf_out_of_memory();
+            zs_conf_loading->uses = uses;
+            zs_conf_loading->use_cap = cap;
         }
-        use = &loading->uses[loading->use_count];
+        use = &zs_conf_loading->uses[zs_conf_loading->use_count];
         /* A bad address was reported while parsing. */
         if (zs_conf_parse_listen(srv->srv_listen[i], &use->use_lis, err, sizeof(err)) == -1)
             continue;
         use->use_server = srv;
-        opt_where(srv_sec, "listen", &use->use_file, &use->use_line);
-        opt_where(srv_sec, "default_server", &use->use_default_file, &use->use_default_line);
-        loading->use_count++;
+        zs_conf_opt_where(srv_sec, "listen", &use->use_file, &use->use_line);
+        zs_conf_opt_where(srv_sec, "default_server", &use->use_default_file, &use->use_default_line);
+        zs_conf_loading->use_count++;
     }
     return 0;
 }
@@ -201,22 +202,22 @@ build_server(struct zs_server *srv, cfg_t *srv_sec)
     const char *access_log = cfg_getstr(srv_sec, "access_log");
 
     srv->srv_access_log.al_fd = -1;
-    srv->srv_title = dup_string(cfg_title(srv_sec));
+    srv->srv_title = zs_conf_strdup(cfg_title(srv_sec));
     if (srv->srv_title == NULL)
         return -1;
-    section_where(srv_sec, &srv->srv_file, &srv->srv_line);
-    if (copy_list(srv_sec, "server_name", &srv->srv_names, &srv->srv_name_count) == -1
-        || copy_list(srv_sec, "listen", &srv->srv_listen, &srv->srv_listen_count) == -1)
+    zs_conf_section_where(srv_sec, &srv->srv_file, &srv->srv_line);
+    if (zs_conf_copy_list(srv_sec, "server_name", &srv->srv_names, &srv->srv_name_count) == -1
+        || zs_conf_copy_list(srv_sec, "listen", &srv->srv_listen, &srv->srv_listen_count) == -1)
         return -1;
     for (size_t i = 0; i < srv->srv_name_count; i++)
         server_name_check(srv_sec, srv->srv_names[i]);
     if (srv->srv_listen_count == 0)
-        error_add(srv->srv_file, srv->srv_line, "server '%s': listen is not set", srv->srv_title);
+        zs_conf_error_add(srv->srv_file, srv->srv_line, "server '%s': listen is not set", srv->srv_title);
     srv->srv_default = cfg_getbool(srv_sec, "default_server");
-    srv->srv_pool = find_pool(pool);
+    srv->srv_pool = zs_conf_find_pool(pool);
     if (srv->srv_pool == NULL)
-        opt_error(srv_sec, "pool", "server '%s': unknown pool '%s'", srv->srv_title, pool);
-    if (strcmp(access_log, "off") != 0 && (srv->srv_access_log.al_path = conf_path(access_log)) == NULL)
+        zs_conf_opt_error(srv_sec, "pool", "server '%s': unknown pool '%s'", srv->srv_title, pool);
+    if (strcmp(access_log, "off") != 0 && (srv->srv_access_log.al_path = zs_conf_path(access_log)) == NULL)
         return -1;
     srv->srv_access_log.al_format = (enum zs_access_log_format)cfg_getint(srv_sec, "access_log_format");
     if (build_locations(srv, srv_sec) == -1)
@@ -225,14 +226,14 @@ build_server(struct zs_server *srv, cfg_t *srv_sec)
 }
 
 int
-build_servers(cfg_t *root)
+zs_conf_build_servers(cfg_t *root)
 {
-    struct zs_config *conf = loading->conf;
+    struct zs_config *conf = zs_conf_loading->conf;
     unsigned int n = cfg_size(root, "server");
 
     conf->servers = calloc(n ? n : 1, sizeof(*conf->servers));
     if (conf->servers == NULL)
-        return out_of_memory();
+        return zs_conf_out_of_memory();
     for (unsigned int i = 0; i < n; i++)
         if (build_server(&conf->servers[conf->server_count++], cfg_getnsec(root, "server", i)) == -1)
             return -1;

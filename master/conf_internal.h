@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/conf.h"
 
@@ -81,11 +82,14 @@ void zs_conf_opt_error(const cfg_t *sec, const char *name, const char *fmt, ...)
 /* Returns path made absolute against dir and normalised, newly allocated. */
 char *zs_conf_path_resolve(const char *dir, const char *path);
 char *zs_conf_path_dirname(const char *path);
-/* Copies a string list option into a new array. Returns 0 or -1. */
+/* Copies a string list option into a new NULL-terminated array. Returns 0 or -1. */
 int zs_conf_copy_list(cfg_t *sec, const char *name, char ***items, size_t *count);
 void zs_conf_free_list(char **items, size_t count);
 /* Resolves a configured path against the directory of the main file. */
 char *zs_conf_path(const char *path);
+/* Checks that path is an existing directory. Otherwise reports an error at
+ * option `name` of sec, with prefix (as "app 'php': ") before the message. */
+void zs_conf_check_directory(const cfg_t *sec, const char *name, const char *prefix, const char *path);
 
 /* ---- conf_parse.c ---- */
 
@@ -103,22 +107,44 @@ extern cfg_opt_t zs_conf_root_opts[];
 /* ---- conf_pools.c ---- */
 
 /* The build functions return -1 only when building cannot go on (out of
- * memory); a bad value is recorded as an error and building continues. */
+ * memory). A bad value is recorded as an error, and building continues. */
 int zs_conf_build_globals(cfg_t *root);
 int zs_conf_build_pools(cfg_t *root);
 struct zs_pool *zs_conf_find_pool(const char *name);
+/* Resolves user and group names to ids and the user's supplementary groups,
+ * reporting unknown names at the `user` and `group` options of user_sec and
+ * group_sec. Returns true when the user was looked up and found, so that a
+ * uid of 0 really is root. */
+bool zs_conf_resolve_ids(const char *user, const char *group, const cfg_t *user_sec, const cfg_t *group_sec,
+                         uid_t *uid, gid_t *gid, gid_t **groups, int *group_count);
 /* Merges the listen addresses that zs_conf_build_servers() collected. */
 int zs_conf_build_listeners(void);
 void zs_conf_load_mime_types(cfg_t *root);
 
+/* ---- conf_apps.c ---- */
+
+int zs_conf_build_apps(cfg_t *root);
+const struct zs_app *zs_conf_find_app(const char *name);
+
 /* ---- conf_servers.c ---- */
 
 int zs_conf_build_servers(cfg_t *root);
+/* The section whose value applies: the location when it sets the option, else its server. */
+cfg_t *zs_conf_inherit_from(cfg_t *loc_sec, cfg_t *srv_sec, const char *name);
+
+/* ---- conf_handlers.c ---- */
+
+/* Checks the handler options that a server section sets itself: at most one
+ * of fastcgi_pass, scgi_pass and cgi = on, no empty address list, and only
+ * declared apps. zs_conf_build_handler() checks a location's own section. */
+void zs_conf_check_server_handler(cfg_t *srv_sec, const char *srv_title);
+/* Fills the handler fields of a location whose `return` is already built. */
+int zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec);
 
 /* ---- conf_values.c ---- */
 
 /* On failure each function writes the reason to err, truncated to errsize bytes,
- * and returns -1, or NULL for zs_conf_compile_regex(). */
+ * and returns -1, or NULL for the zs_conf_compile_*() functions. */
 
 /* Parses the `return` value "CODE [URL or text]", where CODE is 200 to 599, and
  * returns 0. Sets text to point into s, or to NULL when only the code is given.
@@ -133,5 +159,13 @@ int zs_conf_parse_location_title(const char *title, enum zs_loc_match *match, co
 /* Compiles a location's regular expression with PCRE2. The caller frees the
  * result with pcre2_code_free(). */
 pcre2_code *zs_conf_compile_regex(const char *source, bool caseless, char *err, size_t errsize);
+
+/* Compiles fastcgi_split_path_info, which must have exactly two capture
+ * groups: SCRIPT_NAME and PATH_INFO. */
+pcre2_code *zs_conf_compile_split_path_info(const char *source, char *err, size_t errsize);
+
+/* Checks an app name: one or more ASCII letters, digits, '.', '-' and '_',
+ * because it becomes part of a file name and of "app:NAME". Returns 0 or -1. */
+int zs_conf_check_app_name(const char *name, char *err, size_t errsize);
 
 #endif

@@ -1,6 +1,6 @@
 /* Loads zserver.conf with libconfuse into struct zs_config, collecting every error as "file:line: message".
- * This file holds the error list, the positions of options and the order of the build; conf_parse.c
- * reads the files, conf_options.c holds the option tables, and the other conf_*.c files build the parts. */
+ * This file keeps the error list, the positions of options and the order of the build. conf_parse.c
+ * reads the files, conf_options.c contains the option tables, and the other conf_*.c files build the parts. */
 #include "config.h"
 
 #include <confuse.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -336,7 +337,7 @@ zs_conf_copy_list(cfg_t *sec, const char *name, char ***items, size_t *count)
 {
     unsigned int n = cfg_size(sec, name);
 
-    *items = calloc(n ? n : 1, sizeof(**items));
+    *items = calloc(n + 1, sizeof(**items));
     if (*items == NULL)
         return zs_conf_out_of_memory();
     for (unsigned int i = 0; i < n; i++) {
@@ -363,11 +364,23 @@ zs_conf_path(const char *path)
     return zs_conf_path_resolve(zs_conf_loading->conf->conf_dir, path);
 }
 
+void
+zs_conf_check_directory(const cfg_t *sec, const char *name, const char *prefix, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == -1)
+        zs_conf_opt_error(sec, name, "%s%s '%s': %s", prefix, name, path, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        zs_conf_opt_error(sec, name, "%s%s '%s': not a directory", prefix, name, path);
+}
+
+/* Apps come before servers, whose fastcgi_pass may name them. */
 static void
 build_config(cfg_t *root)
 {
-    if (zs_conf_build_globals(root) == -1 || zs_conf_build_pools(root) == -1 || zs_conf_build_servers(root) == -1
-        || zs_conf_build_listeners() == -1)
+    if (zs_conf_build_globals(root) == -1 || zs_conf_build_pools(root) == -1 || zs_conf_build_apps(root) == -1
+        || zs_conf_build_servers(root) == -1 || zs_conf_build_listeners() == -1)
         return;
     zs_conf_load_mime_types(root);
 }
@@ -486,6 +499,16 @@ free_location(struct zs_location *loc)
     free(loc->loc_return_text);
     free(loc->loc_root);
     zs_conf_free_list(loc->loc_index, loc->loc_index_count);
+    for (size_t i = 0; i < loc->loc_backend_count; i++)
+        free(loc->loc_backends[i].be_addr);
+    free(loc->loc_backends);
+    pcre2_code_free(loc->loc_split_path_info);
+    free(loc->loc_split_path_info_source);
+    for (size_t i = 0; i < loc->loc_param_count; i++) {
+        free(loc->loc_params[i].name);
+        free(loc->loc_params[i].value);
+    }
+    free(loc->loc_params);
 }
 
 static void
@@ -498,6 +521,19 @@ free_server(struct zs_server *srv)
         free_location(&srv->srv_locations[i]);
     free(srv->srv_locations);
     free(srv->srv_access_log.al_path);
+}
+
+static void
+free_app(struct zs_app *app)
+{
+    free(app->app_name);
+    zs_conf_free_list(app->app_command, app->app_command_count);
+    zs_conf_free_list(app->app_env, app->app_env_count);
+    free(app->app_user);
+    free(app->app_group);
+    free(app->app_groups);
+    free(app->app_socket);
+    free(app->app_dir);
 }
 
 void
@@ -521,6 +557,9 @@ zs_conf_free(struct zs_config *conf)
         free(conf->pools[i].pool_listeners);
     }
     free(conf->pools);
+    for (size_t i = 0; i < conf->app_count; i++)
+        free_app(&conf->apps[i]);
+    free(conf->apps);
     zs_mime_free(conf->mime);
     free(conf->mime_types_file);
     free(conf->default_type);
@@ -528,6 +567,7 @@ zs_conf_free(struct zs_config *conf)
     free(conf->group);
     free(conf->pid_file);
     free(conf->error_log);
+    free(conf->client_body_temp_path);
     free(conf->conf_file);
     free(conf->conf_dir);
     zs_conf_free_list(conf->files, conf->file_count);

@@ -106,6 +106,7 @@ cb_count(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     static const struct { const char *name; long min; long max; } limits[] = {
         { "keepalive_requests", 1, INT_MAX },
         { "max_requests", 0, LONG_MAX },
+        { "processes", 1, ZS_APP_PROCESSES_MAX },
         { "worker_connections", 1, 1048576 },
         { "workers", 1, WORKERS_MAX },
     };
@@ -202,6 +203,51 @@ cb_return(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     return 0;
 }
 
+/* fastcgi_pass and scgi_pass: each value of the list is one backend. */
+static int
+cb_backend(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+    struct zs_backend backend;
+    char err[256];
+
+    zs_conf_pos_record(sec, opt);
+    if (zs_conf_parse_backend(value, &backend, err, sizeof(err)) == -1)
+        zs_conf_value_error(sec, "%s: invalid address '%s': %s", opt->name, value, err);
+    else
+        free(backend.be_addr);
+    *(const char **)result = value;
+    return 0;
+}
+
+static int
+cb_split_path_info(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+    char err[512];
+    pcre2_code *re;
+
+    zs_conf_pos_record(sec, opt);
+    re = zs_conf_compile_split_path_info(value, err, sizeof(err));
+    if (re == NULL)
+        zs_conf_value_error(sec, "%s: %s", opt->name, err);
+    pcre2_code_free(re);
+    *(const char **)result = value;
+    return 0;
+}
+
+/* fastcgi_param, scgi_param, cgi_param and env: "NAME=value" entries. */
+static int
+cb_param(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+    size_t name_len;
+    char err[512];
+
+    zs_conf_pos_record(sec, opt);
+    if (zs_conf_parse_param(value, &name_len, err, sizeof(err)) == -1)
+        zs_conf_value_error(sec, "%s: %s", opt->name, err);
+    *(const char **)result = value;
+    return 0;
+}
+
 #define SECTION_START_OPT CFG_PTR_CB(SECTION_START, "-", CFGF_NONE, cb_section_start, NULL)
 #define SECTION_FLAGS (CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES)
 
@@ -215,9 +261,23 @@ cb_return(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     CFG_BOOL_CB("allow_dotfiles", cfg_false, CFGF_NONE, cb_bool), \
     CFG_INT_CB("client_max_body_size", ZS_CLIENT_MAX_BODY_SIZE, CFGF_NONE, cb_size)
 
+/* The application handler options, which a location inherits from its server
+ * too: see conf_handlers.c for how each group is inherited. */
+#define HANDLER_OPTS \
+    CFG_STR_LIST_CB("fastcgi_pass", NULL, CFGF_NODEFAULT, cb_backend), \
+    CFG_STR_LIST_CB("scgi_pass", NULL, CFGF_NODEFAULT, cb_backend), \
+    CFG_BOOL_CB("cgi", cfg_false, CFGF_NONE, cb_bool), \
+    CFG_STR_CB("fastcgi_split_path_info", NULL, CFGF_NODEFAULT, cb_split_path_info), \
+    CFG_STR_LIST_CB("fastcgi_param", NULL, CFGF_NODEFAULT, cb_param), \
+    CFG_STR_LIST_CB("scgi_param", NULL, CFGF_NODEFAULT, cb_param), \
+    CFG_STR_LIST_CB("cgi_param", NULL, CFGF_NODEFAULT, cb_param), \
+    CFG_INT_CB("backend_max_requests", 0, CFGF_NONE, cb_count), \
+    CFG_INT_CB("backend_queue", ZS_BACKEND_QUEUE, CFGF_NONE, cb_count)
+
 static cfg_opt_t location_opts[] = {
     SECTION_START_OPT,
     STATIC_FILE_OPTS(NULL, CFGF_NODEFAULT),
+    HANDLER_OPTS,
     CFG_STR_CB("return", NULL, CFGF_NODEFAULT, cb_return),
     CFG_END()
 };
@@ -229,6 +289,7 @@ static cfg_opt_t server_opts[] = {
     CFG_BOOL_CB("default_server", cfg_false, CFGF_NONE, cb_bool),
     CFG_STR_CB("pool", "default", CFGF_NONE, cb_string),
     STATIC_FILE_OPTS("{" ZS_DEFAULT_INDEX "}", CFGF_NONE),
+    HANDLER_OPTS,
     CFG_STR_CB("access_log", "off", CFGF_NONE, cb_path),
     CFG_INT_CB("access_log_format", ZS_ACCESS_LOG_COMBINED, CFGF_NONE, cb_access_log_format),
     CFG_SEC("location", location_opts, SECTION_FLAGS),
@@ -246,6 +307,19 @@ static cfg_opt_t pool_opts[] = {
     CFG_END()
 };
 
+static cfg_opt_t app_opts[] = {
+    SECTION_START_OPT,
+    CFG_STR_LIST_CB("command", NULL, CFGF_NODEFAULT, cb_string),
+    CFG_INT_CB("processes", 1, CFGF_NONE, cb_count),
+    CFG_STR_CB("user", NULL, CFGF_NODEFAULT, cb_string),
+    CFG_STR_CB("group", NULL, CFGF_NODEFAULT, cb_string),
+    CFG_BOOL_CB("allow_root", cfg_false, CFGF_NONE, cb_bool),
+    CFG_STR_CB("socket", NULL, CFGF_NODEFAULT, cb_path),
+    CFG_STR_LIST_CB("env", NULL, CFGF_NODEFAULT, cb_param),
+    CFG_STR_CB("directory", NULL, CFGF_NODEFAULT, cb_path),
+    CFG_END()
+};
+
 cfg_opt_t zs_conf_root_opts[] = {
     CFG_STR_CB("user", ZS_DEFAULT_USER, CFGF_NONE, cb_string),
     CFG_STR_CB("group", ZS_DEFAULT_GROUP, CFGF_NONE, cb_string),
@@ -260,8 +334,12 @@ cfg_opt_t zs_conf_root_opts[] = {
     CFG_INT_CB("send_timeout", ZS_SEND_TIMEOUT, CFGF_NONE, cb_duration),
     CFG_INT_CB("shutdown_timeout", ZS_SHUTDOWN_TIMEOUT, CFGF_NONE, cb_duration),
     CFG_INT_CB("keepalive_requests", ZS_KEEPALIVE_REQUESTS, CFGF_NONE, cb_count),
+    CFG_INT_CB("backend_connect_timeout", ZS_BACKEND_CONNECT_TIMEOUT, CFGF_NONE, cb_duration),
+    CFG_INT_CB("backend_read_timeout", ZS_BACKEND_READ_TIMEOUT, CFGF_NONE, cb_duration),
+    CFG_STR_CB("client_body_temp_path", ZS_CLIENT_BODY_TEMP_PATH, CFGF_NONE, cb_path),
     CFG_FUNC("include", zs_conf_cb_include),
     CFG_SEC("pool", pool_opts, SECTION_FLAGS),
+    CFG_SEC("app", app_opts, SECTION_FLAGS),
     CFG_SEC("server", server_opts, SECTION_FLAGS),
     CFG_END()
 };

@@ -1,4 +1,5 @@
-/* Builds the global options, the pools with their users and groups, and the listeners of struct zs_config. */
+/* Builds the global options, the pools with their users and groups, and the listeners of struct zs_config.
+ * zs_conf_resolve_ids() serves the apps of conf_apps.c too. */
 #include "config.h"
 
 #include <confuse.h>
@@ -49,12 +50,17 @@ zs_conf_build_globals(cfg_t *root)
     conf->send_timeout = (int)cfg_getint(root, "send_timeout");
     conf->shutdown_timeout = (int)cfg_getint(root, "shutdown_timeout");
     conf->keepalive_requests = (int)cfg_getint(root, "keepalive_requests");
+    conf->backend_connect_timeout = (int)cfg_getint(root, "backend_connect_timeout");
+    conf->backend_read_timeout = (int)cfg_getint(root, "backend_read_timeout");
+    conf->client_body_temp_path = zs_conf_path(cfg_getstr(root, "client_body_temp_path"));
+    if (conf->client_body_temp_path != NULL)
+        zs_conf_check_directory(root, "client_body_temp_path", "", conf->client_body_temp_path);
     conf->mime_types_file = zs_conf_path(cfg_getstr(root, "mime_types"));
     conf->default_type = zs_conf_strdup(cfg_getstr(root, "default_type"));
     if (conf->default_type != NULL && !is_header_safe(conf->default_type))
         zs_conf_opt_error(root, "default_type", "default_type: invalid media type (it contains control characters)");
     if (conf->user == NULL || conf->group == NULL || conf->pid_file == NULL || conf->error_log == NULL
-        || conf->mime_types_file == NULL || conf->default_type == NULL)
+        || conf->client_body_temp_path == NULL || conf->mime_types_file == NULL || conf->default_type == NULL)
         return -1;
     return 0;
 }
@@ -64,7 +70,7 @@ zs_conf_build_globals(cfg_t *root)
  * lookup runs in a short-lived child: walking the group database touches
  * about 0.7 MiB of NSS code that would otherwise stay resident in the master. */
 static void
-resolve_pool_groups(struct zs_pool *pool)
+resolve_groups(const char *user, gid_t gid, gid_t **out, int *out_count)
 {
     enum { GROUPS_MAX = 1024 };
     gid_t *groups = malloc(GROUPS_MAX * sizeof(gid_t));
@@ -78,7 +84,7 @@ resolve_pool_groups(struct zs_pool *pool)
     if (pid == 0) {
         int n = GROUPS_MAX;
         close(fds[0]);
-        if (getgrouplist(pool->pool_user, pool->pool_gid, groups, &n) == -1)
+        if (getgrouplist(user, gid, groups, &n) == -1)
             n = 0;
         ssize_t w = write(fds[1], groups, (size_t)n * sizeof(gid_t));
         _exit(w == (ssize_t)((size_t)n * sizeof(gid_t)) ? 0 : 1);
@@ -100,37 +106,47 @@ resolve_pool_groups(struct zs_pool *pool)
         free(groups);
         return;
     }
-    pool->pool_groups = groups;
-    pool->pool_group_count = (int)(got / sizeof(gid_t));
+    *out = groups;
+    *out_count = (int)(got / sizeof(gid_t));
 }
 
-/* Resolves the pool's user and group to ids. Names are looked up only when the
- * master runs as root, because any other master runs its workers as itself. */
+/* Names are looked up only when the master runs as root, because any other
+ * master runs its workers and apps as itself. */
+bool
+zs_conf_resolve_ids(const char *user, const char *group, const cfg_t *user_sec, const cfg_t *group_sec,
+                    uid_t *uid, gid_t *gid, gid_t **groups, int *group_count)
+{
+    struct passwd *pw;
+    struct group *gr;
+
+    *uid = geteuid();
+    *gid = getegid();
+    if (geteuid() != 0)
+        return false;
+    pw = getpwnam(user);
+    if (pw == NULL)
+        zs_conf_opt_error(user_sec, "user", "unknown user '%s'", user);
+    else
+        *uid = pw->pw_uid;
+    gr = getgrnam(group);
+    if (gr == NULL)
+        zs_conf_opt_error(group_sec, "group", "unknown group '%s'", group);
+    else
+        *gid = gr->gr_gid;
+    if (pw != NULL && gr != NULL)
+        resolve_groups(user, *gid, groups, group_count);
+    return pw != NULL;
+}
+
 static void
 resolve_pool_ids(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
 {
     cfg_t *user_sec = pool_sec != NULL && cfg_getstr(pool_sec, "user") != NULL ? pool_sec : root;
     cfg_t *group_sec = pool_sec != NULL && cfg_getstr(pool_sec, "group") != NULL ? pool_sec : root;
-    struct passwd *pw;
-    struct group *gr;
 
-    pool->pool_uid = geteuid();
-    pool->pool_gid = getegid();
-    if (geteuid() != 0)
-        return;
-    pw = getpwnam(pool->pool_user);
-    if (pw == NULL)
-        zs_conf_opt_error(user_sec, "user", "unknown user '%s'", pool->pool_user);
-    else
-        pool->pool_uid = pw->pw_uid;
-    gr = getgrnam(pool->pool_group);
-    if (gr == NULL)
-        zs_conf_opt_error(group_sec, "group", "unknown group '%s'", pool->pool_group);
-    else
-        pool->pool_gid = gr->gr_gid;
-    if (pw != NULL && gr != NULL)
-        resolve_pool_groups(pool);
-    if (pw != NULL && pool->pool_uid == 0 && !pool->pool_allow_root)
+    if (zs_conf_resolve_ids(pool->pool_user, pool->pool_group, user_sec, group_sec, &pool->pool_uid,
+                            &pool->pool_gid, &pool->pool_groups, &pool->pool_group_count)
+        && pool->pool_uid == 0 && !pool->pool_allow_root)
         zs_conf_opt_error(pool_sec != NULL ? pool_sec : root, pool_sec != NULL ? SECTION_START : "user",
                           "pool %s: refusing to run workers as root; set allow_root = true to allow it",
                           pool->pool_name);

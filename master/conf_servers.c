@@ -12,9 +12,8 @@
 #include "master/conf_internal.h"
 #include "master/conf_load.h"
 
-/* The section whose value applies: the location when it sets the option, else its server. */
-static cfg_t *
-inherit_from(cfg_t *loc_sec, cfg_t *srv_sec, const char *name)
+cfg_t *
+zs_conf_inherit_from(cfg_t *loc_sec, cfg_t *srv_sec, const char *name)
 {
     if (loc_sec != NULL && (cfg_getopt(loc_sec, name)->flags & CFGF_MODIFIED))
         return loc_sec;
@@ -90,7 +89,7 @@ build_location_return(struct zs_location *loc, cfg_t *loc_sec)
 static int
 build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *srv, cfg_t *srv_sec)
 {
-    cfg_t *root_sec = inherit_from(loc_sec, srv_sec, "root");
+    cfg_t *root_sec = zs_conf_inherit_from(loc_sec, srv_sec, "root");
     const char *root = cfg_getstr(root_sec, "root");
 
     loc->loc_title = zs_conf_strdup(loc_sec != NULL ? cfg_title(loc_sec) : "/");
@@ -118,16 +117,17 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
         else
             zs_conf_error_add(loc->loc_file, loc->loc_line, "server '%s': root is not set", srv->srv_title);
     }
-    if (zs_conf_copy_list(inherit_from(loc_sec, srv_sec, "index"), "index", &loc->loc_index,
+    if (zs_conf_copy_list(zs_conf_inherit_from(loc_sec, srv_sec, "index"), "index", &loc->loc_index,
                           &loc->loc_index_count) == -1)
         return -1;
-    loc->loc_autoindex = cfg_getbool(inherit_from(loc_sec, srv_sec, "autoindex"), "autoindex");
-    loc->loc_gzip_static = cfg_getbool(inherit_from(loc_sec, srv_sec, "gzip_static"), "gzip_static");
-    loc->loc_follow_symlinks = cfg_getbool(inherit_from(loc_sec, srv_sec, "follow_symlinks"), "follow_symlinks");
-    loc->loc_allow_dotfiles = cfg_getbool(inherit_from(loc_sec, srv_sec, "allow_dotfiles"), "allow_dotfiles");
+    loc->loc_autoindex = cfg_getbool(zs_conf_inherit_from(loc_sec, srv_sec, "autoindex"), "autoindex");
+    loc->loc_gzip_static = cfg_getbool(zs_conf_inherit_from(loc_sec, srv_sec, "gzip_static"), "gzip_static");
+    loc->loc_follow_symlinks =
+        cfg_getbool(zs_conf_inherit_from(loc_sec, srv_sec, "follow_symlinks"), "follow_symlinks");
+    loc->loc_allow_dotfiles = cfg_getbool(zs_conf_inherit_from(loc_sec, srv_sec, "allow_dotfiles"), "allow_dotfiles");
     loc->loc_client_max_body_size =
-        cfg_getint(inherit_from(loc_sec, srv_sec, "client_max_body_size"), "client_max_body_size");
-    return 0;
+        cfg_getint(zs_conf_inherit_from(loc_sec, srv_sec, "client_max_body_size"), "client_max_body_size");
+    return zs_conf_build_handler(loc, loc_sec, srv_sec);
 }
 
 /* Tells whether a location title is the prefix "/" (plain or "^~"). */
@@ -211,6 +211,7 @@ build_server(struct zs_server *srv, cfg_t *srv_sec)
         return -1;
     for (size_t i = 0; i < srv->srv_name_count; i++)
         server_name_check(srv_sec, srv->srv_names[i]);
+    zs_conf_check_server_handler(srv_sec, srv->srv_title);
     if (srv->srv_listen_count == 0)
         zs_conf_error_add(srv->srv_file, srv->srv_line, "server '%s': listen is not set", srv->srv_title);
     srv->srv_default = cfg_getbool(srv_sec, "default_server");

@@ -53,7 +53,7 @@ struct zs_app {
     char *app_name;
     char **app_command;          /* argv, NULL-terminated; [0] is an absolute path */
     size_t app_command_count;
-    char **app_env;              /* "NAME=value", the programs' whole environment */
+    char **app_env;              /* "NAME=value", NULL-terminated: the programs' whole environment */
     size_t app_env_count;
     int app_processes;
     char *app_user;
@@ -62,6 +62,7 @@ struct zs_app {
     gid_t app_gid;
     gid_t *app_groups;
     int app_group_count;
+    bool app_allow_root;         /* allow_root = on: the programs may run as uid 0 */
     char *app_socket;            /* absolute path of the unix socket the master binds */
     char *app_dir;               /* working directory, or NULL for / */
 
@@ -100,6 +101,7 @@ struct zs_location {
     struct zs_backend *loc_backends;     /* fastcgi_pass or scgi_pass, tried round-robin */
     size_t loc_backend_count;
     pcre2_code *loc_split_path_info;     /* fastcgi_split_path_info: two captures, or NULL */
+    char *loc_split_path_info_source;    /* its regular expression as written, for -T */
     struct zs_param *loc_params;
     size_t loc_param_count;
     int loc_backend_max_requests;        /* concurrent requests per backend and worker, 0: no limit */

@@ -27,6 +27,18 @@
 #define ZS_SHUTDOWN_TIMEOUT 60000
 #define ZS_KEEPALIVE_REQUESTS 10000
 
+#define ZS_BACKEND_CONNECT_TIMEOUT 60000
+#define ZS_BACKEND_READ_TIMEOUT 60000
+/* Requests of a location that may wait for a backend slot (backend_queue). */
+#define ZS_BACKEND_QUEUE 64
+#define ZS_CLIENT_BODY_TEMP_PATH "/tmp"
+
+/* Managed apps: the socket directory when the master runs as root (else the
+ * pid file's directory), and the PATH of programs whose env sets none. */
+#define ZS_APP_SOCKET_DIR "/run/zserver"
+#define ZS_APP_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+#define ZS_APP_PROCESSES_MAX 1024
+
 #define ZS_WORKER_CONNECTIONS 1024
 #define ZS_LISTEN_BACKLOG 511
 

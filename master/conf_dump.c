@@ -117,6 +117,9 @@ dump_globals(const struct zs_config *conf, FILE *out)
     dump_duration(out, "send_timeout", conf->send_timeout);
     dump_duration(out, "shutdown_timeout", conf->shutdown_timeout);
     fprintf(out, "keepalive_requests = %d\n", conf->keepalive_requests);
+    dump_duration(out, "backend_connect_timeout", conf->backend_connect_timeout);
+    dump_duration(out, "backend_read_timeout", conf->backend_read_timeout);
+    dump_string(out, 0, "client_body_temp_path", conf->client_body_temp_path);
 }
 
 static void
@@ -132,6 +135,66 @@ dump_pool(const struct zs_pool *pool, FILE *out)
     fprintf(out, "    worker_connections = %d\n", pool->pool_worker_connections);
     dump_bool(out, 4, "allow_root", pool->pool_allow_root);
     fputs("}\n", out);
+}
+
+static void
+dump_app(const struct zs_app *app, FILE *out)
+{
+    fputs("\napp ", out);
+    dump_value(out, app->app_name);
+    fprintf(out, " {\n    # uid %ld, gid %ld\n", (long)app->app_uid, (long)app->app_gid);
+    dump_list(out, 4, "command", app->app_command, app->app_command_count);
+    fprintf(out, "    processes = %d\n", app->app_processes);
+    dump_string(out, 4, "user", app->app_user);
+    dump_string(out, 4, "group", app->app_group);
+    dump_bool(out, 4, "allow_root", app->app_allow_root);
+    dump_string(out, 4, "socket", app->app_socket);
+    dump_list(out, 4, "env", app->app_env, app->app_env_count);
+    if (app->app_dir != NULL)
+        dump_string(out, 4, "directory", app->app_dir);
+    fputs("}\n", out);
+}
+
+/* The three *_param options fill one list: it is printed under the name that
+ * matches the handler. */
+static void
+dump_params(const struct zs_location *loc, FILE *out)
+{
+    const char *name = loc->loc_handler == ZS_HANDLER_SCGI ? "scgi_param"
+                       : loc->loc_handler == ZS_HANDLER_CGI ? "cgi_param" : "fastcgi_param";
+
+    fprintf(out, "        %s = {", name);
+    for (size_t i = 0; i < loc->loc_param_count; i++) {
+        char *entry = NULL;
+
+        if (asprintf(&entry, "%s=%s", loc->loc_params[i].name, loc->loc_params[i].value) == -1)
+            continue;
+        if (i > 0)
+            fputs(", ", out);
+        dump_value(out, entry);
+        free(entry);
+    }
+    fputs("}\n", out);
+}
+
+static void
+dump_handler(const struct zs_location *loc, FILE *out)
+{
+    if (loc->loc_handler == ZS_HANDLER_FASTCGI || loc->loc_handler == ZS_HANDLER_SCGI) {
+        fprintf(out, "        %s = {", loc->loc_handler == ZS_HANDLER_FASTCGI ? "fastcgi_pass" : "scgi_pass");
+        for (size_t i = 0; i < loc->loc_backend_count; i++) {
+            if (i > 0)
+                fputs(", ", out);
+            dump_value(out, loc->loc_backends[i].be_addr);
+        }
+        fputs("}\n", out);
+    }
+    dump_bool(out, 8, "cgi", loc->loc_handler == ZS_HANDLER_CGI);
+    if (loc->loc_split_path_info_source != NULL)
+        dump_string(out, 8, "fastcgi_split_path_info", loc->loc_split_path_info_source);
+    dump_params(loc, out);
+    fprintf(out, "        backend_max_requests = %d\n", loc->loc_backend_max_requests);
+    fprintf(out, "        backend_queue = %d\n", loc->loc_backend_queue);
 }
 
 static void
@@ -158,6 +221,7 @@ dump_location(const struct zs_location *loc, FILE *out)
     dump_bool(out, 8, "follow_symlinks", loc->loc_follow_symlinks);
     dump_bool(out, 8, "allow_dotfiles", loc->loc_allow_dotfiles);
     dump_size(out, 8, "client_max_body_size", loc->loc_client_max_body_size);
+    dump_handler(loc, out);
     fputs("    }\n", out);
 }
 
@@ -202,6 +266,8 @@ zs_conf_dump(const struct zs_config *conf, FILE *out)
     dump_globals(conf, out);
     for (size_t i = 0; i < conf->pool_count; i++)
         dump_pool(&conf->pools[i], out);
+    for (size_t i = 0; i < conf->app_count; i++)
+        dump_app(&conf->apps[i], out);
     for (size_t i = 0; i < conf->server_count; i++)
         dump_server(&conf->servers[i], out);
     dump_listeners(conf, out);

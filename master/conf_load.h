@@ -48,4 +48,16 @@ int64_t zs_conf_parse_size(const char *s);
  * Returns 0, or -1 with the reason in err. */
 int zs_conf_parse_listen(const char *s, struct zs_listener *out, char *err, size_t errsize);
 
+/* Parses one address of fastcgi_pass or scgi_pass into out (be_addr allocated,
+ * be_app NULL). Accepts the forms of zs_conf_parse_listen() except the wildcard
+ * addresses (0.0.0.0, [::], "*:PORT" and a bare port), and "app:NAME", for
+ * which only be_addr is set: the caller looks the app up. Returns 0, or -1 with
+ * the reason in err. */
+int zs_conf_parse_backend(const char *s, struct zs_backend *out, char *err, size_t errsize);
+
+/* Checks one "NAME=value" entry (fastcgi_param, scgi_param, cgi_param, an
+ * app's env), where NAME is one or more ASCII letters, digits and '_' and the
+ * value may be empty. Sets name_len and returns 0, or -1 with the reason in err. */
+int zs_conf_parse_param(const char *s, size_t *name_len, char *err, size_t errsize);
+
 #endif

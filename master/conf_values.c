@@ -1,5 +1,6 @@
-/* Parses and checks single configuration values (durations, sizes, listen addresses,
- * `return` values and location titles) and compiles location regular expressions. */
+/* Parses and checks single configuration values (durations, sizes, listen and backend
+ * addresses, `return` values, location titles, NAME=value entries and app names) and
+ * compiles the regular expressions of locations and fastcgi_split_path_info. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -300,6 +301,104 @@ zs_conf_compile_regex(const char *source, bool caseless, char *err, size_t errsi
         pcre2_get_error_message(code, message, sizeof(message));
         snprintf(err, errsize, "invalid regular expression at offset %zu: %s", (size_t)offset,
                  (const char *)message);
+    }
+    return re;
+}
+
+int
+zs_conf_check_app_name(const char *name, char *err, size_t errsize)
+{
+    size_t len = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-");
+
+    if (name[0] == '\0') {
+        snprintf(err, errsize, "missing app name");
+        return -1;
+    }
+    if (name[len] != '\0') {
+        snprintf(err, errsize, "invalid app name '%s' (expected letters, digits, '.', '-' and '_')", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* "app:NAME" is checked here only for its form: apps may be declared later in the file. */
+static int
+backend_app(const char *s, struct zs_backend *out, char *err, size_t errsize)
+{
+    if (zs_conf_check_app_name(s + 4, err, errsize) == -1)
+        return -1;
+    out->be_addr = strdup(s);
+    if (out->be_addr == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int
+zs_conf_parse_backend(const char *s, struct zs_backend *out, char *err, size_t errsize)
+{
+    struct zs_listener lis;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&lis.lis_sa;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&lis.lis_sa;
+
+    memset(out, 0, sizeof(*out));
+    if (strncmp(s, "app:", 4) == 0)
+        return backend_app(s, out, err, errsize);
+    if (zs_conf_parse_listen(s, &lis, err, errsize) == -1)
+        return -1;
+    /* A listen address may be a wildcard, but a backend is one host. */
+    if ((lis.lis_sa.ss_family == AF_INET && sin->sin_addr.s_addr == htonl(INADDR_ANY))
+        || (lis.lis_sa.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))) {
+        snprintf(err, errsize, "%s is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)",
+                 lis.lis_sa.ss_family == AF_INET ? "0.0.0.0" : "[::]");
+        free(lis.lis_addr);
+        return -1;
+    }
+    out->be_addr = lis.lis_addr;
+    out->be_sa = lis.lis_sa;
+    out->be_salen = lis.lis_salen;
+    return 0;
+}
+
+int
+zs_conf_parse_param(const char *s, size_t *name_len, char *err, size_t errsize)
+{
+    const char *equals = strchr(s, '=');
+    size_t len = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+
+    if (equals == NULL) {
+        snprintf(err, errsize, "'%s' has no '=' (expected NAME=value)", s);
+        return -1;
+    }
+    if (equals == s) {
+        snprintf(err, errsize, "'%s' has no name before '=' (expected NAME=value)", s);
+        return -1;
+    }
+    if (s + len != equals) {
+        snprintf(err, errsize, "invalid name '%.*s' in '%s' (expected letters, digits and '_')",
+                 (int)(equals - s), s, s);
+        return -1;
+    }
+    *name_len = len;
+    return 0;
+}
+
+pcre2_code *
+zs_conf_compile_split_path_info(const char *source, char *err, size_t errsize)
+{
+    pcre2_code *re = zs_conf_compile_regex(source, false, err, errsize);
+    uint32_t captures = 0;
+
+    if (re == NULL)
+        return NULL;
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &captures);
+    if (captures != 2) {
+        snprintf(err, errsize,
+                 "the regular expression has %u capture group%s, expected 2 (SCRIPT_NAME and PATH_INFO)",
+                 (unsigned)captures, captures == 1 ? "" : "s");
+        pcre2_code_free(re);
+        return NULL;
     }
     return re;
 }

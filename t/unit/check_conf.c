@@ -1,4 +1,5 @@
-/* Unit tests for configuration loading: exact errors, resolved values, value parsers and -T output. */
+/* Unit tests for configuration loading: exact errors, resolved values (apps and application
+ * handlers too), value parsers and -T output. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,7 @@
 
 #define N_ROWS(table) (sizeof(table) / sizeof((table)[0]))
 #define CONF_DIR ZS_TEST_CONF_DIR
-#define MAX_EXPECTED 8
+#define MAX_EXPECTED 10
 
 /* ---- errors: each fixture file and the exact messages it gives ---- */
 
@@ -119,6 +120,83 @@ static const struct error_row error_rows[] = {
         "{dir}/bad.types:3: invalid media type 'html' (expected type/subtype)"),
     ERR("missing main file", "does-not-exist.conf",
         "{dir}/does-not-exist.conf: open failed: No such file or directory"),
+    ERR("bad backend addresses", "bad_backend.conf",
+        "{dir}/bad_backend.conf:5: fastcgi_pass: invalid address 'localhost:9000': "
+        "'localhost' is not an IP address (host names are not resolved)",
+        "{dir}/bad_backend.conf:5: fastcgi_pass: invalid address '9000': "
+        "0.0.0.0 is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)",
+        "{dir}/bad_backend.conf:5: fastcgi_pass: invalid address '[::]:9000': "
+        "[::] is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)",
+        "{dir}/bad_backend.conf:7: scgi_pass: invalid address 'unix:run/scgi.sock': the socket path must be absolute",
+        "{dir}/bad_backend.conf:7: scgi_pass: invalid address 'app:': missing app name",
+        "{dir}/bad_backend.conf:7: scgi_pass: invalid address 'app:a/b': "
+        "invalid app name 'a/b' (expected letters, digits, '.', '-' and '_')",
+        "{dir}/bad_backend.conf:7: scgi_pass: invalid address '127.0.0.1': missing port (expected ADDRESS:PORT)"),
+    ERR("handlers set together, in a server and in locations", "handler_conflict.conf",
+        "{dir}/handler_conflict.conf:6: server 'a': fastcgi_pass and cgi cannot both be set",
+        "{dir}/handler_conflict.conf:9: location '/php/': fastcgi_pass and cgi cannot both be set",
+        "{dir}/handler_conflict.conf:13: location '/two/': fastcgi_pass and scgi_pass cannot both be set",
+        "{dir}/handler_conflict.conf:17: location '/ret/': scgi_pass and return cannot both be set",
+        "{dir}/handler_conflict.conf:23: location '/all/': fastcgi_pass, scgi_pass, cgi and return "
+        "cannot be set together"),
+    ERR("unknown apps and an empty address list", "unknown_app.conf",
+        "{dir}/unknown_app.conf:5: fastcgi_pass: unknown app 'nope'",
+        "{dir}/unknown_app.conf:6: scgi_pass: unknown app 'py'",
+        "{dir}/unknown_app.conf:7: location '/empty/': fastcgi_pass is an empty list "
+        "(expected one or more addresses)"),
+    ERR("bad parameters", "bad_params.conf",
+        "{dir}/bad_params.conf:5: fastcgi_param: 'SCRIPT_FILENAME' has no '=' (expected NAME=value)",
+        "{dir}/bad_params.conf:5: fastcgi_param: '=/srv/a' has no name before '=' (expected NAME=value)",
+        "{dir}/bad_params.conf:6: scgi_param: invalid name 'HTTP-HOST' in 'HTTP-HOST=x' "
+        "(expected letters, digits and '_')",
+        "{dir}/bad_params.conf:8: cgi_param: invalid name 'A B' in 'A B=c' (expected letters, digits and '_')"),
+    ERR("split_path_info without two captures", "bad_split_path_info.conf",
+        "{dir}/bad_split_path_info.conf:5: fastcgi_split_path_info: invalid regular expression at offset 15: "
+        "missing closing parenthesis",
+        "{dir}/bad_split_path_info.conf:6: fastcgi_split_path_info: the regular expression has 1 capture group, "
+        "expected 2 (SCRIPT_NAME and PATH_INFO)",
+        "{dir}/bad_split_path_info.conf:7: fastcgi_split_path_info: the regular expression has 3 capture groups, "
+        "expected 2 (SCRIPT_NAME and PATH_INFO)",
+        "{dir}/bad_split_path_info.conf:8: fastcgi_split_path_info: the regular expression has 0 capture groups, "
+        "expected 2 (SCRIPT_NAME and PATH_INFO)"),
+    ERR("bad backend timeouts and limits", "bad_backend_limits.conf",
+        "{dir}/bad_backend_limits.conf:1: backend_connect_timeout: duration '0' is out of range (1ms to 1d)",
+        "{dir}/bad_backend_limits.conf:2: backend_read_timeout: invalid duration 'soon' "
+        "(expected a number with an optional unit: ms, s, m, h or d)",
+        "{dir}/bad_backend_limits.conf:6: backend_max_requests: invalid number '-1'",
+        "{dir}/bad_backend_limits.conf:7: backend_queue: invalid number 'lots'"),
+    ERR("missing client_body_temp_path", "temp_path_missing.conf",
+        "{dir}/temp_path_missing.conf:1: client_body_temp_path '{dir}/no-such-dir': No such file or directory"),
+    ERR("client_body_temp_path is a file", "temp_path_file.conf",
+        "{dir}/temp_path_file.conf:2: client_body_temp_path '{dir}/mime.types': not a directory"),
+    ERR("bad app commands", "bad_app_command.conf",
+        "{dir}/bad_app_command.conf:2: app 'none': command is not set",
+        "{dir}/bad_app_command.conf:3: app 'relative': command 'php-cgi': the program must be an absolute path",
+        "{dir}/bad_app_command.conf:4: app 'missing': command '/nonexistent/zs-test-program': "
+        "No such file or directory",
+        "{dir}/bad_app_command.conf:5: app 'directory': command '/': not a regular file",
+        "{dir}/bad_app_command.conf:7: app 'not_executable': command '/etc/passwd': not executable"),
+    ERR("bad app names, counts, sockets, env and directories", "bad_app_values.conf",
+        "{dir}/bad_app_values.conf:1: invalid app name 'a/b' (expected letters, digits, '.', '-' and '_')",
+        "{dir}/bad_app_values.conf:3: processes: 0 is out of range (1 to 1024)",
+        "{dir}/bad_app_values.conf:4: app 'a/b': socket 'run/a.sock': the socket path must be absolute",
+        "{dir}/bad_app_values.conf:5: env: 'NOEQ' has no '=' (expected NAME=value)",
+        "{dir}/bad_app_values.conf:5: app 'a/b': env: variable 'X' is set twice",
+        "{dir}/bad_app_values.conf:6: app 'a/b': directory '{dir}/no-such-dir': No such file or directory",
+        "{dir}/bad_app_values.conf:10: processes: 1025 is out of range (1 to 1024)",
+        "{dir}/bad_app_values.conf:11: app 'c': directory '{dir}/mime.types': not a directory"),
+    ERR("app sockets shared or too long", "app_sockets.conf",
+        "{dir}/app_sockets.conf:8: app 'b': socket '/tmp/zs-test-shared.sock' is also the socket of app 'a'",
+        "{dir}/app_sockets.conf:12: app 'c': socket '/tmp/zs-test-listen.sock' is also a listen address "
+        "of server 's'",
+        "{dir}/app_sockets.conf:16: app 'd': socket '/tmp/zs-test-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock': the socket path is longer than 107 bytes"),
+    ERR("two apps with one name", "duplicate_app.conf",
+        "{dir}/duplicate_app.conf:2: duplicate section 'php'"),
+    ROOT_ERR("apps running as root and unknown app users", "app_root.conf",
+        "{dir}/app_root.conf:1: app 'admin': refusing to run as root; set allow_root = true to allow it",
+        "{dir}/app_root.conf:12: unknown user 'zs-test-no-such-user'",
+        "{dir}/app_root.conf:13: unknown group 'zs-test-no-such-group'"),
     ROOT_ERR("unknown users and groups, each reported once", "unknown_user.conf",
         "{dir}/unknown_user.conf:1: unknown user 'zs-test-no-such-user'",
         "{dir}/unknown_user.conf:2: unknown group 'zs-test-no-such-group'",
@@ -482,6 +560,298 @@ START_TEST(valid_listeners_merge_with_default_first)
 }
 END_TEST
 
+START_TEST(valid_backend_defaults)
+{
+    struct zs_config *conf = load_valid();
+    const struct zs_location *root = find_location(find_server(conf, "static"), "/");
+
+    ck_assert_int_eq(conf->backend_connect_timeout, 60000);
+    ck_assert_int_eq(conf->backend_read_timeout, 60000);
+    ck_assert_str_eq(conf->client_body_temp_path, "/tmp");
+    ck_assert_uint_eq(conf->app_count, 0);
+    ck_assert_int_eq(root->loc_handler, ZS_HANDLER_STATIC);
+    ck_assert_uint_eq(root->loc_backend_count, 0);
+    ck_assert_ptr_null(root->loc_split_path_info);
+    ck_assert_ptr_null(root->loc_split_path_info_source);
+    ck_assert_uint_eq(root->loc_param_count, 0);
+    ck_assert_int_eq(root->loc_backend_max_requests, 0);
+    ck_assert_int_eq(root->loc_backend_queue, 64);
+    zs_conf_free(conf);
+}
+END_TEST
+
+/* ---- apps and application handlers: CONF_DIR/apps ---- */
+
+static struct zs_config *
+load_apps(void)
+{
+    struct zs_conf_errors errs = { 0 };
+    struct zs_config *conf = zs_conf_load(CONF_DIR "/apps/main.conf", &errs);
+
+    print_errors(&errs);
+    ck_assert_msg(conf != NULL, "apps/main.conf: %zu errors", errs.count);
+    zs_conf_errors_clear(&errs);
+    return conf;
+}
+
+static const struct zs_app *
+find_app(const struct zs_config *conf, const char *name)
+{
+    for (size_t i = 0; i < conf->app_count; i++)
+        if (strcmp(conf->apps[i].app_name, name) == 0)
+            return &conf->apps[i];
+    ck_abort_msg("no app '%s'", name);
+    return NULL;
+}
+
+static void
+assert_param(const struct zs_location *loc, size_t i, const char *name, const char *value)
+{
+    ck_assert_msg(i < loc->loc_param_count, "location '%s' has %zu parameters", loc->loc_title,
+                  loc->loc_param_count);
+    ck_assert_str_eq(loc->loc_params[i].name, name);
+    ck_assert_str_eq(loc->loc_params[i].value, value);
+}
+
+START_TEST(apps_globals)
+{
+    struct zs_config *conf = load_apps();
+
+    ck_assert_int_eq(conf->backend_connect_timeout, 5000);
+    ck_assert_int_eq(conf->backend_read_timeout, 120000);
+    ck_assert_str_eq(conf->client_body_temp_path, CONF_DIR "/inc");
+    ck_assert_uint_eq(conf->app_count, 3);
+    zs_conf_free(conf);
+}
+END_TEST
+
+START_TEST(apps_fill_every_field)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_app *php = find_app(conf, "php");
+    const struct zs_app *py = find_app(conf, "py");
+    static const char *const php_env[] = {
+        "PHP_FCGI_CHILDREN=0", "PHP_FCGI_MAX_REQUESTS=500", "PATH=/usr/local/bin:/usr/bin:/bin",
+    };
+
+    ck_assert_uint_eq(php->app_command_count, 3);
+    ck_assert_str_eq(php->app_command[0], "/bin/sh");
+    ck_assert_str_eq(php->app_command[1], "-c");
+    ck_assert_str_eq(php->app_command[2], "exec php-cgi");
+    ck_assert_ptr_null(php->app_command[3]);
+    ck_assert_uint_eq(php->app_env_count, N_ROWS(php_env));
+    for (size_t i = 0; i < N_ROWS(php_env); i++)
+        ck_assert_str_eq(php->app_env[i], php_env[i]);
+    ck_assert_ptr_null(php->app_env[N_ROWS(php_env)]);
+    ck_assert_int_eq(php->app_processes, 4);
+    ck_assert_str_eq(php->app_user, "www-data");
+    ck_assert_str_eq(php->app_group, "www-data");
+    ck_assert(!php->app_allow_root);
+    ck_assert_str_eq(php->app_dir, CONF_DIR);
+    ck_assert_str_eq(php->app_file, CONF_DIR "/apps/main.conf");
+    ck_assert_int_eq(php->app_line, 10);
+
+    /* An env that sets PATH gets no default PATH. */
+    ck_assert_uint_eq(py->app_env_count, 1);
+    ck_assert_str_eq(py->app_env[0], "PATH=/opt/py/bin");
+    ck_assert_ptr_null(py->app_env[1]);
+    ck_assert_uint_eq(py->app_command_count, 1);
+    ck_assert_ptr_null(py->app_command[1]);
+    ck_assert_int_eq(py->app_processes, 1);
+    ck_assert_str_eq(py->app_socket, "/tmp/zs-test-py.sock");
+    ck_assert_ptr_null(py->app_dir);
+    zs_conf_free(conf);
+}
+END_TEST
+
+START_TEST(apps_resolve_users_like_pools)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_app *php = find_app(conf, "php");
+
+    ck_assert_uint_eq(php->app_uid, conf->pools[0].pool_uid);
+    ck_assert_uint_eq(php->app_gid, conf->pools[0].pool_gid);
+    ck_assert_int_eq(php->app_group_count, conf->pools[0].pool_group_count);
+    for (int i = 0; i < php->app_group_count; i++)
+        ck_assert_uint_eq(php->app_groups[i], conf->pools[0].pool_groups[i]);
+    if (geteuid() != 0) {
+        ck_assert_uint_eq(php->app_uid, geteuid());
+        ck_assert_ptr_null(php->app_groups);
+    }
+    zs_conf_free(conf);
+}
+END_TEST
+
+/* Without `socket`: /run/zserver when the master runs as root, else the pid file's directory. */
+START_TEST(apps_default_socket)
+{
+    struct zs_config *conf = load_apps();
+    const char *expected = geteuid() == 0 ? "/run/zserver/app-php.sock" : CONF_DIR "/apps/run/app-php.sock";
+
+    ck_assert_str_eq(find_app(conf, "php")->app_socket, expected);
+    zs_conf_free(conf);
+}
+END_TEST
+
+/* The default socket of a 95-byte name passes the 107-byte limit in either directory. */
+START_TEST(apps_default_socket_too_long)
+{
+    struct zs_conf_errors errs = { 0 };
+    char name[96];
+    char expected[512];
+
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(expected, sizeof(expected),
+             "%s/app_default_socket.conf:2: app '%s': default socket '%s/app-%s.sock': "
+             "the socket path is longer than 107 bytes (set socket to a shorter path)",
+             CONF_DIR, name, geteuid() == 0 ? "/run/zserver" : "/run", name);
+    ck_assert_ptr_null(zs_conf_load(CONF_DIR "/app_default_socket.conf", &errs));
+    if (errs.count != 1)
+        print_errors(&errs);
+    ck_assert_uint_eq(errs.count, 1);
+    ck_assert_str_eq(errs.msgs[0], expected);
+    zs_conf_errors_clear(&errs);
+}
+END_TEST
+
+START_TEST(apps_fastcgi_location)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_location *loc = find_location(find_server(conf, "php"), "~ \\.php(/|$)");
+    const struct zs_backend *be = loc->loc_backends;
+    const struct sockaddr_un *sa_un = (const struct sockaddr_un *)&be[0].be_sa;
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&be[1].be_sa;
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&be[2].be_sa;
+    const struct sockaddr_un *fpm = (const struct sockaddr_un *)&be[3].be_sa;
+
+    ck_assert_int_eq(loc->loc_handler, ZS_HANDLER_FASTCGI);
+    ck_assert_uint_eq(loc->loc_backend_count, 4);
+
+    ck_assert_str_eq(be[0].be_addr, "app:php");
+    ck_assert_ptr_eq(be[0].be_app, find_app(conf, "php"));
+    ck_assert_int_eq(sa_un->sun_family, AF_UNIX);
+    ck_assert_str_eq(sa_un->sun_path, find_app(conf, "php")->app_socket);
+    ck_assert_uint_eq(be[0].be_salen, offsetof(struct sockaddr_un, sun_path) + strlen(sa_un->sun_path) + 1);
+
+    ck_assert_str_eq(be[1].be_addr, "127.0.0.1:9000");
+    ck_assert_ptr_null(be[1].be_app);
+    ck_assert_int_eq(sin->sin_family, AF_INET);
+    ck_assert_uint_eq(ntohs(sin->sin_port), 9000);
+    ck_assert_uint_eq(be[1].be_salen, sizeof(*sin));
+
+    ck_assert_str_eq(be[2].be_addr, "[::1]:9001");
+    ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+    ck_assert(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+    ck_assert_uint_eq(be[2].be_salen, sizeof(*sin6));
+
+    ck_assert_str_eq(be[3].be_addr, "unix:/run/php-fpm.sock");
+    ck_assert_str_eq(fpm->sun_path, "/run/php-fpm.sock");
+
+    /* Parameters and backend_max_requests come from the server, backend_queue from the location. */
+    ck_assert_uint_eq(loc->loc_param_count, 2);
+    assert_param(loc, 0, "APP_ENV", "test");
+    assert_param(loc, 1, "EMPTY", "");
+    ck_assert_int_eq(loc->loc_backend_max_requests, 8);
+    ck_assert_int_eq(loc->loc_backend_queue, 0);
+    zs_conf_free(conf);
+}
+END_TEST
+
+START_TEST(apps_split_path_info_captures)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_location *loc = find_location(find_server(conf, "php"), "~ \\.php(/|$)");
+    const char *path = "/app/index.php/users/7";
+    pcre2_match_data *md;
+    PCRE2_SIZE *ovector;
+
+    ck_assert_str_eq(loc->loc_split_path_info_source, "^(.+\\.php)(/.*)$");
+    ck_assert_ptr_nonnull(loc->loc_split_path_info);
+    md = pcre2_match_data_create_from_pattern(loc->loc_split_path_info, NULL);
+    ck_assert_int_eq(pcre2_match(loc->loc_split_path_info, (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL), 3);
+    ovector = pcre2_get_ovector_pointer(md);
+    ck_assert_uint_eq(ovector[2], 0);
+    ck_assert_uint_eq(ovector[3], strlen("/app/index.php"));
+    ck_assert_uint_eq(ovector[4], strlen("/app/index.php"));
+    ck_assert_uint_eq(ovector[5], strlen(path));
+    pcre2_match_data_free(md);
+    zs_conf_free(conf);
+}
+END_TEST
+
+START_TEST(apps_scgi_and_cgi_locations)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_server *srv = find_server(conf, "php");
+    const struct zs_location *py = find_location(srv, "/py/");
+    const struct zs_location *cgi = find_location(srv, "/cgi-bin/");
+
+    ck_assert_int_eq(py->loc_handler, ZS_HANDLER_SCGI);
+    ck_assert_uint_eq(py->loc_backend_count, 1);
+    ck_assert_str_eq(py->loc_backends[0].be_addr, "app:py");
+    ck_assert_ptr_eq(py->loc_backends[0].be_app, find_app(conf, "py"));
+    ck_assert_str_eq(((const struct sockaddr_un *)&py->loc_backends[0].be_sa)->sun_path, "/tmp/zs-test-py.sock");
+    /* A location's parameters replace its server's. */
+    ck_assert_uint_eq(py->loc_param_count, 1);
+    assert_param(py, 0, "SCRIPT_NAME", "/py");
+    ck_assert_int_eq(py->loc_backend_max_requests, 8);
+    ck_assert_int_eq(py->loc_backend_queue, 64);
+    ck_assert_ptr_null(py->loc_split_path_info);
+
+    ck_assert_int_eq(cgi->loc_handler, ZS_HANDLER_CGI);
+    ck_assert_uint_eq(cgi->loc_backend_count, 0);
+    ck_assert_uint_eq(cgi->loc_param_count, 2);
+    assert_param(cgi, 0, "B", "2");
+    assert_param(cgi, 1, "A", "1");
+    zs_conf_free(conf);
+}
+END_TEST
+
+START_TEST(apps_static_locations_have_no_backend)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_server *srv = find_server(conf, "php");
+    static const char *const titles[] = { "/files/", "= /healthz", "/" };
+
+    for (size_t i = 0; i < N_ROWS(titles); i++) {
+        const struct zs_location *loc = find_location(srv, titles[i]);
+
+        ck_assert_msg(loc->loc_handler == ZS_HANDLER_STATIC, "location '%s': handler %d", titles[i],
+                      (int)loc->loc_handler);
+        ck_assert_uint_eq(loc->loc_backend_count, 0);
+        ck_assert_uint_eq(loc->loc_param_count, 2);
+    }
+    ck_assert_int_eq(find_location(srv, "= /healthz")->loc_return_status, 200);
+    zs_conf_free(conf);
+}
+END_TEST
+
+/* A location that sets cgi, fastcgi_pass or scgi_pass takes none of them from its server. */
+START_TEST(apps_handler_inherited_as_group)
+{
+    struct zs_config *conf = load_apps();
+    const struct zs_server *srv = find_server(conf, "app");
+    const struct zs_location *root = find_location(srv, "/");
+    const struct zs_location *static_loc = find_location(srv, "/static/");
+    const struct zs_location *other = find_location(srv, "/other/");
+
+    ck_assert_int_eq(root->loc_handler, ZS_HANDLER_FASTCGI);
+    ck_assert_uint_eq(root->loc_backend_count, 1);
+    ck_assert_str_eq(root->loc_backends[0].be_addr, "app:py");
+    ck_assert_ptr_eq(root->loc_backends[0].be_app, find_app(conf, "py"));
+
+    ck_assert_int_eq(static_loc->loc_handler, ZS_HANDLER_STATIC);
+    ck_assert_uint_eq(static_loc->loc_backend_count, 0);
+
+    ck_assert_int_eq(other->loc_handler, ZS_HANDLER_FASTCGI);
+    ck_assert_uint_eq(other->loc_backend_count, 1);
+    ck_assert_str_eq(other->loc_backends[0].be_addr, "127.0.0.1:9002");
+    ck_assert_ptr_null(other->loc_backends[0].be_app);
+    zs_conf_free(conf);
+}
+END_TEST
+
 /* ---- -T output ---- */
 
 static char *
@@ -525,12 +895,49 @@ START_TEST(dump_names_files_and_resolved_values)
 }
 END_TEST
 
-/* Loads the dump of the valid configuration back and compares the two dumps:
+START_TEST(dump_prints_apps_and_handlers)
+{
+    struct zs_config *conf = load_apps();
+    char *text = dump_to_string(conf);
+    static const char *const lines[] = {
+        "\nbackend_connect_timeout = 5s\nbackend_read_timeout = 2m\n"
+        "client_body_temp_path = " CONF_DIR "/inc\n",
+        "\napp php {\n",
+        "\n    command = {/bin/sh, -c, 'exec php-cgi'}\n    processes = 4\n    user = www-data\n"
+        "    group = www-data\n    allow_root = false\n",
+        "\n    env = {'PHP_FCGI_CHILDREN=0', 'PHP_FCGI_MAX_REQUESTS=500', 'PATH=/usr/local/bin:/usr/bin:/bin'}\n"
+        "    directory = " CONF_DIR "\n}\n",
+        "\n    socket = /tmp/zs-test-py.sock\n    env = {'PATH=/opt/py/bin'}\n}\n",
+        "\n        fastcgi_pass = {app:php, 127.0.0.1:9000, '[::1]:9001', unix:/run/php-fpm.sock}\n"
+        "        cgi = false\n        fastcgi_split_path_info = '^(.+\\.php)(/.*)$'\n"
+        "        fastcgi_param = {'APP_ENV=test', 'EMPTY='}\n"
+        "        backend_max_requests = 8\n        backend_queue = 0\n",
+        "\n        scgi_pass = {app:py}\n        cgi = false\n        scgi_param = {'SCRIPT_NAME=/py'}\n",
+        "\n        cgi = true\n        cgi_param = {'B=2', 'A=1'}\n",
+        "\n        fastcgi_pass = {127.0.0.1:9002}\n",
+    };
+
+    /* The dump is too long for a Check message, so it goes to standard error. */
+    for (size_t i = 0; i < N_ROWS(lines); i++) {
+        if (strstr(text, lines[i]) == NULL)
+            fprintf(stderr, "the dump:\n%s\n", text);
+        ck_assert_msg(strstr(text, lines[i]) != NULL, "the dump lacks\n%s", lines[i]);
+    }
+    free(text);
+    zs_conf_free(conf);
+}
+END_TEST
+
+static const char *const dump_fixtures[] = { "valid/main.conf", "apps/main.conf" };
+
+/* Loads the dump of a valid configuration back and compares the two dumps:
  * apart from the file names, every printed value must survive. */
 START_TEST(dump_loads_back_to_the_same_configuration)
 {
-    struct zs_config *conf = load_valid();
-    char *first = dump_to_string(conf);
+    struct zs_conf_errors first_errs = { 0 };
+    char fixture[4096];
+    struct zs_config *conf;
+    char *first;
     char dir[] = "/tmp/zs-check-conf-XXXXXX";
     char path[256];
     struct zs_conf_errors errs = { 0 };
@@ -538,6 +945,12 @@ START_TEST(dump_loads_back_to_the_same_configuration)
     char *second;
     FILE *fp;
 
+    snprintf(fixture, sizeof(fixture), "%s/%s", CONF_DIR, dump_fixtures[_i]);
+    conf = zs_conf_load(fixture, &first_errs);
+    print_errors(&first_errs);
+    ck_assert_msg(conf != NULL, "%s did not load", fixture);
+    zs_conf_errors_clear(&first_errs);
+    first = dump_to_string(conf);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/dump.conf", dir);
     fp = fopen(path, "w");
@@ -546,7 +959,8 @@ START_TEST(dump_loads_back_to_the_same_configuration)
     fclose(fp);
     again = zs_conf_load(path, &errs);
     print_errors(&errs);
-    ck_assert_ptr_nonnull(again);
+    ck_assert_msg(again != NULL, "the dump of %s did not load", fixture);
+    zs_conf_errors_clear(&errs);
     second = dump_to_string(again);
     /* Skip the "# configuration file" lines, which differ. */
     ck_assert_str_eq(strstr(first, "\n\n"), strstr(second, "\n\n"));
@@ -750,6 +1164,110 @@ START_TEST(parse_listen_rejects_long_unix_path)
 }
 END_TEST
 
+struct backend_row {
+    const char *desc;
+    int line;
+    const char *text;
+    const char *expected;        /* be_addr, or NULL */
+    const char *error;           /* expected reason when expected is NULL */
+};
+
+#define BACKEND_OK(desc, text, expected) { desc, __LINE__, text, expected, NULL }
+#define BACKEND_BAD(desc, text, error) { desc, __LINE__, text, NULL, error }
+
+static const struct backend_row backend_rows[] = {
+    BACKEND_OK("IPv4 address", "127.0.0.1:9000", "127.0.0.1:9000"),
+    BACKEND_OK("IPv6 address normalised", "[0:0:0:0:0:0:0:1]:9000", "[::1]:9000"),
+    BACKEND_OK("unix socket", "unix:/run/php/php-fpm.sock", "unix:/run/php/php-fpm.sock"),
+    BACKEND_OK("app", "app:php", "app:php"),
+    BACKEND_OK("app name with dots, dashes and underscores", "app:my_app-2.0", "app:my_app-2.0"),
+    BACKEND_BAD("host name", "localhost:9000", "'localhost' is not an IP address (host names are not resolved)"),
+    BACKEND_BAD("bare port is a wildcard", "9000",
+                "0.0.0.0 is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)"),
+    BACKEND_BAD("asterisk is a wildcard", "*:9000",
+                "0.0.0.0 is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)"),
+    BACKEND_BAD("IPv6 wildcard", "[::]:9000",
+                "[::] is a wildcard address (expected the address of one host, as in 127.0.0.1:9000)"),
+    BACKEND_BAD("address without port", "127.0.0.1", "missing port (expected ADDRESS:PORT)"),
+    BACKEND_BAD("relative unix socket", "unix:php.sock", "the socket path must be absolute"),
+    BACKEND_BAD("app without name", "app:", "missing app name"),
+    BACKEND_BAD("app name with a slash", "app:../x",
+                "invalid app name '../x' (expected letters, digits, '.', '-' and '_')"),
+    BACKEND_BAD("app name with a blank", "app:my app",
+                "invalid app name 'my app' (expected letters, digits, '.', '-' and '_')"),
+};
+
+START_TEST(parse_backend_one_host_or_app)
+{
+    const struct backend_row *row = &backend_rows[_i];
+    struct zs_backend backend;
+    char err[256] = "";
+    int rc = zs_conf_parse_backend(row->text, &backend, err, sizeof(err));
+
+    if (row->expected == NULL) {
+        ck_assert_msg(rc == -1, "%s (line %d): '%s' was accepted", row->desc, row->line, row->text);
+        ck_assert_msg(strcmp(err, row->error) == 0, "%s (line %d): reason '%s', expected '%s'", row->desc,
+                      row->line, err, row->error);
+        ck_assert_ptr_null(backend.be_addr);
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s (line %d): '%s' rejected: %s", row->desc, row->line, row->text, err);
+    ck_assert_msg(strcmp(backend.be_addr, row->expected) == 0, "%s (line %d): '%s' gave '%s', expected '%s'",
+                  row->desc, row->line, row->text, backend.be_addr, row->expected);
+    ck_assert_ptr_null(backend.be_app);
+    /* The socket address of "app:NAME" is the app's, filled in when the location is built. */
+    if (strncmp(row->text, "app:", 4) == 0)
+        ck_assert_uint_eq(backend.be_salen, 0);
+    else
+        ck_assert_uint_gt(backend.be_salen, 0);
+    free(backend.be_addr);
+}
+END_TEST
+
+struct param_row {
+    const char *desc;
+    int line;
+    const char *text;
+    int expected_name_len;       /* -1 when the entry is invalid */
+    const char *error;
+};
+
+#define PARAM_OK(desc, text, name_len) { desc, __LINE__, text, name_len, NULL }
+#define PARAM_BAD(desc, text, error) { desc, __LINE__, text, -1, error }
+
+static const struct param_row param_rows[] = {
+    PARAM_OK("name and value", "SCRIPT_FILENAME=/srv/www/index.php", 15),
+    PARAM_OK("empty value", "HTTPS=", 5),
+    PARAM_OK("value with '='", "QUERY=a=b", 5),
+    PARAM_OK("lower case and digits", "php_value2=x", 10),
+    PARAM_OK("leading digit", "1X=y", 2),
+    PARAM_BAD("no '='", "HTTPS", "'HTTPS' has no '=' (expected NAME=value)"),
+    PARAM_BAD("empty name", "=x", "'=x' has no name before '=' (expected NAME=value)"),
+    PARAM_BAD("dash in name", "X-Y=1", "invalid name 'X-Y' in 'X-Y=1' (expected letters, digits and '_')"),
+    PARAM_BAD("blank in name", "A B=1", "invalid name 'A B' in 'A B=1' (expected letters, digits and '_')"),
+    PARAM_BAD("blank before '='", "A =1", "invalid name 'A ' in 'A =1' (expected letters, digits and '_')"),
+    PARAM_BAD("empty", "", "'' has no '=' (expected NAME=value)"),
+};
+
+START_TEST(parse_param_splits_name)
+{
+    const struct param_row *row = &param_rows[_i];
+    size_t name_len = 0;
+    char err[256] = "";
+    int rc = zs_conf_parse_param(row->text, &name_len, err, sizeof(err));
+
+    if (row->expected_name_len == -1) {
+        ck_assert_msg(rc == -1, "%s (line %d): '%s' was accepted", row->desc, row->line, row->text);
+        ck_assert_msg(strcmp(err, row->error) == 0, "%s (line %d): reason '%s', expected '%s'", row->desc,
+                      row->line, err, row->error);
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s (line %d): '%s' rejected: %s", row->desc, row->line, row->text, err);
+    ck_assert_msg(name_len == (size_t)row->expected_name_len, "%s (line %d): name length %zu, expected %d",
+                  row->desc, row->line, name_len, row->expected_name_len);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -770,12 +1288,27 @@ conf_suite(void)
     tcase_add_test(tc, valid_regex_location_matches_case_insensitively);
     tcase_add_test(tc, valid_server_without_root_location_gets_one);
     tcase_add_test(tc, valid_listeners_merge_with_default_first);
+    tcase_add_test(tc, valid_backend_defaults);
     tcase_add_test(tc, free_accepts_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("apps");
+    tcase_add_test(tc, apps_globals);
+    tcase_add_test(tc, apps_fill_every_field);
+    tcase_add_test(tc, apps_resolve_users_like_pools);
+    tcase_add_test(tc, apps_default_socket);
+    tcase_add_test(tc, apps_default_socket_too_long);
+    tcase_add_test(tc, apps_fastcgi_location);
+    tcase_add_test(tc, apps_split_path_info_captures);
+    tcase_add_test(tc, apps_scgi_and_cgi_locations);
+    tcase_add_test(tc, apps_static_locations_have_no_backend);
+    tcase_add_test(tc, apps_handler_inherited_as_group);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dump");
     tcase_add_test(tc, dump_names_files_and_resolved_values);
-    tcase_add_test(tc, dump_loads_back_to_the_same_configuration);
+    tcase_add_test(tc, dump_prints_apps_and_handlers);
+    tcase_add_loop_test(tc, dump_loads_back_to_the_same_configuration, 0, N_ROWS(dump_fixtures));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("values");
@@ -784,6 +1317,8 @@ conf_suite(void)
     tcase_add_loop_test(tc, parse_listen_normalises_addresses, 0, N_ROWS(listen_rows));
     tcase_add_test(tc, parse_listen_fills_socket_addresses);
     tcase_add_test(tc, parse_listen_rejects_long_unix_path);
+    tcase_add_loop_test(tc, parse_backend_one_host_or_app, 0, N_ROWS(backend_rows));
+    tcase_add_loop_test(tc, parse_param_splits_name, 0, N_ROWS(param_rows));
     suite_add_tcase(s, tc);
     return s;
 }

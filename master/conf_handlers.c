@@ -1,0 +1,267 @@
+/* Builds a location's application handler from fastcgi_pass, scgi_pass or cgi, with
+ * fastcgi_split_path_info, the extra CGI variables and the backend limits. */
+#include "config.h"
+
+#include <confuse.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/conf.h"
+#include "master/conf_internal.h"
+#include "master/conf_load.h"
+
+/*
+ * Inheritance works by group, not by option. A location that sets any of
+ * fastcgi_pass, scgi_pass and cgi takes none of the three from its server,
+ * so `cgi = off` in a location serves static files under a server that sets
+ * fastcgi_pass. Likewise a location that sets any of the three *_param
+ * options replaces all of its server's parameters, as nginx does.
+ */
+static const char *const handler_names[] = { "fastcgi_pass", "scgi_pass", "cgi" };
+static const char *const param_names[] = { "fastcgi_param", "scgi_param", "cgi_param" };
+
+#define N_NAMES(names) (sizeof(names) / sizeof((names)[0]))
+
+static bool
+sets(cfg_t *sec, const char *name)
+{
+    return sec != NULL && (cfg_getopt(sec, name)->flags & CFGF_MODIFIED);
+}
+
+static bool
+sets_any(cfg_t *sec, const char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (sets(sec, names[i]))
+            return true;
+    return false;
+}
+
+/* Tells whether an option selects a handler or sends the response itself: a
+ * pass list that is set, cgi = on, or `return`. */
+static bool
+is_active(cfg_t *sec, const char *name)
+{
+    if (strcmp(name, "cgi") == 0)
+        return cfg_getbool(sec, "cgi");
+    if (strcmp(name, "return") == 0)
+        return cfg_getstr(sec, "return") != NULL;
+    return sets(sec, name);
+}
+
+/* Reports "fastcgi_pass and cgi cannot both be set", or "A, B and C cannot be
+ * set together", at the line of the option set last. Only a location has
+ * `return`, and asking libconfuse for an option that a section lacks is an error. */
+static void
+check_exclusive(cfg_t *sec, const char *what, bool has_return)
+{
+    static const char *const names[] = { "fastcgi_pass", "scgi_pass", "cgi", "return" };
+    size_t count = has_return ? N_NAMES(names) : N_NAMES(names) - 1;
+    const char *active[N_NAMES(names)];
+    const char *last = NULL;
+    int last_line = 0;
+    char list[128] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < count; i++) {
+        const char *file;
+        int line;
+
+        if (!is_active(sec, names[i]))
+            continue;
+        active[n++] = names[i];
+        zs_conf_opt_where(sec, names[i], &file, &line);
+        if (last == NULL || line > last_line) {
+            last = names[i];
+            last_line = line;
+        }
+    }
+    if (n == 2) {
+        zs_conf_opt_error(sec, last, "%s: %s and %s cannot both be set", what, active[0], active[1]);
+        return;
+    }
+    if (n < 2)
+        return;
+    for (size_t i = 0; i + 1 < n; i++) {
+        strcat(list, active[i]);
+        if (i + 2 < n)
+            strcat(list, ", ");
+    }
+    zs_conf_opt_error(sec, last, "%s: %s and %s cannot be set together", what, list, active[n - 1]);
+}
+
+/* An empty list would leave a location with a handler and no backend, and an
+ * "app:NAME" must name a declared app. libconfuse calls no callback for an
+ * empty list, so that error has the line where the section starts. */
+static void
+check_backends(cfg_t *sec, const char *what, const char *name)
+{
+    unsigned int n = cfg_size(sec, name);
+    struct zs_backend backend;
+    char err[256];
+
+    if (!sets(sec, name))
+        return;
+    if (n == 0)
+        zs_conf_opt_error(sec, name, "%s: %s is an empty list (expected one or more addresses)", what, name);
+    for (unsigned int i = 0; i < n; i++) {
+        /* A bad address was reported while parsing. */
+        if (zs_conf_parse_backend(cfg_getnstr(sec, name, i), &backend, err, sizeof(err)) == -1)
+            continue;
+        if (strncmp(backend.be_addr, "app:", 4) == 0 && zs_conf_find_app(backend.be_addr + 4) == NULL)
+            zs_conf_opt_error(sec, name, "%s: unknown app '%s'", name, backend.be_addr + 4);
+        free(backend.be_addr);
+    }
+}
+
+static void
+check_section(cfg_t *sec, const char *what, bool has_return)
+{
+    check_exclusive(sec, what, has_return);
+    check_backends(sec, what, "fastcgi_pass");
+    check_backends(sec, what, "scgi_pass");
+}
+
+void
+zs_conf_check_server_handler(cfg_t *srv_sec, const char *srv_title)
+{
+    char what[512];
+
+    snprintf(what, sizeof(what), "server '%s'", srv_title);
+    check_section(srv_sec, what, false);
+}
+
+/* Sets be_sa to the unix socket of the app behind an "app:NAME" backend. */
+static void
+backend_use_app(struct zs_backend *backend, const struct zs_app *app)
+{
+    struct zs_listener lis;
+    char addr[sizeof("unix:") + PATH_MAX];
+    char err[256];
+
+    backend->be_app = app;
+    snprintf(addr, sizeof(addr), "unix:%s", app->app_socket);
+    /* A socket path that does not fit was reported when the app was built. */
+    if (zs_conf_parse_listen(addr, &lis, err, sizeof(err)) == -1)
+        return;
+    backend->be_sa = lis.lis_sa;
+    backend->be_salen = lis.lis_salen;
+    free(lis.lis_addr);
+}
+
+/* Fills loc_backends from a pass list that check_section() has checked:
+ * entries it reported are left out.
+ * NOTE: scgi_pass takes "app:NAME" as fastcgi_pass does, although struct
+ * zs_app describes a FastCGI program. Whether an SCGI program can serve the
+ * socket that the master binds depends on how the app supervisor hands it over. */
+static int
+build_backends(struct zs_location *loc, cfg_t *sec, const char *name)
+{
+    unsigned int n = cfg_size(sec, name);
+    char err[256];
+
+    loc->loc_backends = calloc(n + 1, sizeof(*loc->loc_backends));
+    if (loc->loc_backends == NULL)
+        return zs_conf_out_of_memory();
+    for (unsigned int i = 0; i < n; i++) {
+        struct zs_backend *backend = &loc->loc_backends[loc->loc_backend_count];
+        const struct zs_app *app;
+
+        if (zs_conf_parse_backend(cfg_getnstr(sec, name, i), backend, err, sizeof(err)) == -1)
+            continue;
+        loc->loc_backend_count++;
+        if (strncmp(backend->be_addr, "app:", 4) != 0)
+            continue;
+        app = zs_conf_find_app(backend->be_addr + 4);
+        if (app != NULL && app->app_socket != NULL)
+            backend_use_app(backend, app);
+    }
+    return 0;
+}
+
+static int
+build_params(struct zs_location *loc, cfg_t *sec)
+{
+    size_t n = 0;
+    char err[512];
+
+    for (size_t i = 0; i < N_NAMES(param_names); i++)
+        n += cfg_size(sec, param_names[i]);
+    loc->loc_params = calloc(n + 1, sizeof(*loc->loc_params));
+    if (loc->loc_params == NULL)
+        return zs_conf_out_of_memory();
+    for (size_t i = 0; i < N_NAMES(param_names); i++) {
+        for (unsigned int j = 0; j < cfg_size(sec, param_names[i]); j++) {
+            const char *entry = cfg_getnstr(sec, param_names[i], j);
+            struct zs_param *param = &loc->loc_params[loc->loc_param_count];
+            size_t name_len;
+
+            /* A bad entry was reported while parsing. */
+            if (zs_conf_parse_param(entry, &name_len, err, sizeof(err)) == -1)
+                continue;
+            param->name = strndup(entry, name_len);
+            param->value = strdup(entry + name_len + 1);
+            if (param->name == NULL || param->value == NULL) {
+                free(param->name);
+                free(param->value);
+                return zs_conf_out_of_memory();
+            }
+            loc->loc_param_count++;
+        }
+    }
+    return 0;
+}
+
+static int
+build_split_path_info(struct zs_location *loc, const char *source)
+{
+    char err[512];
+
+    /* A bad expression was reported while parsing. */
+    loc->loc_split_path_info = zs_conf_compile_split_path_info(source, err, sizeof(err));
+    if (loc->loc_split_path_info == NULL)
+        return 0;
+    loc->loc_split_path_info_source = zs_conf_strdup(source);
+    return loc->loc_split_path_info_source != NULL ? 0 : -1;
+}
+
+int
+zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec)
+{
+    cfg_t *handler_sec = sets_any(loc_sec, handler_names, N_NAMES(handler_names)) ? loc_sec : srv_sec;
+    cfg_t *param_sec = sets_any(loc_sec, param_names, N_NAMES(param_names)) ? loc_sec : srv_sec;
+    cfg_t *split_sec = zs_conf_inherit_from(loc_sec, srv_sec, "fastcgi_split_path_info");
+    const char *split = cfg_getstr(split_sec, "fastcgi_split_path_info");
+    cfg_t *max_sec = zs_conf_inherit_from(loc_sec, srv_sec, "backend_max_requests");
+    cfg_t *queue_sec = zs_conf_inherit_from(loc_sec, srv_sec, "backend_queue");
+    char what[512];
+
+    if (loc_sec != NULL) {
+        snprintf(what, sizeof(what), "location '%s'", loc->loc_title);
+        check_section(loc_sec, what, true);
+    }
+    loc->loc_backend_max_requests = (int)cfg_getint(max_sec, "backend_max_requests");
+    loc->loc_backend_queue = (int)cfg_getint(queue_sec, "backend_queue");
+    if (build_params(loc, param_sec) == -1)
+        return -1;
+    if (split != NULL && build_split_path_info(loc, split) == -1)
+        return -1;
+    /* `return` responds to every request of its location, whatever handler the server sets. */
+    if (loc->loc_return_status != 0)
+        return 0;
+    if (sets(handler_sec, "fastcgi_pass")) {
+        loc->loc_handler = ZS_HANDLER_FASTCGI;
+        return build_backends(loc, handler_sec, "fastcgi_pass");
+    }
+    if (sets(handler_sec, "scgi_pass")) {
+        loc->loc_handler = ZS_HANDLER_SCGI;
+        return build_backends(loc, handler_sec, "scgi_pass");
+    }
+    if (cfg_getbool(handler_sec, "cgi"))
+        loc->loc_handler = ZS_HANDLER_CGI;
+    return 0;
+}

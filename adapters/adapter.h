@@ -74,6 +74,8 @@ extern const struct zs_adapter zs_adapter_cgi;
 /* ---- Implemented by the worker ---- */
 
 struct ev_loop *zs_app_loop(void);
+/* The configuration the worker runs with (timeouts, temporary directory). */
+const struct zs_config *zs_app_config(void);
 
 /* Response head: status and the application's headers (without Status,
  * Content-Length and hop-by-hop headers, which the worker writes itself).

@@ -539,13 +539,16 @@ name_equal_nocase(const char *a, size_t a_len, const char *b, size_t b_len)
  * setting of HTTP client libraries (the "httpoxy" attack of 2016).
  * A name with '_' would map onto the variable of the same name with '-',
  * so a client could hide a header value behind another one (nginx drops
- * such headers by default, underscores_in_headers off). */
+ * such headers by default, underscores_in_headers off). Transfer-Encoding
+ * describes a body the worker has already decoded: the application gets the
+ * exact CONTENT_LENGTH instead. */
 static bool
 header_is_dropped(const struct zs_app_header *h)
 {
     if (memchr(h->name, '_', h->name_len) != NULL)
         return true;
-    return NAME_IS(h, "Content-Type") || NAME_IS(h, "Content-Length") || NAME_IS(h, "Proxy");
+    return NAME_IS(h, "Content-Type") || NAME_IS(h, "Content-Length") || NAME_IS(h, "Proxy")
+           || NAME_IS(h, "Transfer-Encoding");
 }
 
 static bool

@@ -65,6 +65,8 @@ struct zs_app {
     bool app_allow_root;         /* allow_root = on: the programs may run as uid 0 */
     char *app_socket;            /* absolute path of the unix socket the master binds */
     char *app_dir;               /* working directory, or NULL for / */
+    int app_fd;                  /* listening socket bound by the master, or -1 */
+    gid_t app_socket_gid;        /* group that may connect: the workers' */
 
     const char *app_file;
     int app_line;
@@ -106,6 +108,7 @@ struct zs_location {
     size_t loc_param_count;
     int loc_backend_max_requests;        /* concurrent requests per backend and worker, 0: no limit */
     int loc_backend_queue;               /* requests that may wait for a slot before 503 */
+    bool loc_fastcgi_keep_conn;          /* keep FastCGI connections open for reuse */
 
     const char *loc_file;        /* where the location section starts, for messages */
     int loc_line;

@@ -203,6 +203,7 @@ build_app(struct zs_app *app, cfg_t *sec, cfg_t *root)
     const char *dir = cfg_getstr(sec, "directory");
     char err[256];
 
+    app->app_fd = -1;
     app->app_name = zs_conf_strdup(cfg_title(sec));
     app->app_user = zs_conf_strdup(user != NULL ? user : cfg_getstr(root, "user"));
     app->app_group = zs_conf_strdup(group != NULL ? group : cfg_getstr(root, "group"));

@@ -195,6 +195,7 @@ dump_handler(const struct zs_location *loc, FILE *out)
     dump_params(loc, out);
     fprintf(out, "        backend_max_requests = %d\n", loc->loc_backend_max_requests);
     fprintf(out, "        backend_queue = %d\n", loc->loc_backend_queue);
+    dump_bool(out, 8, "fastcgi_keep_conn", loc->loc_fastcgi_keep_conn);
 }
 
 static void

@@ -238,6 +238,7 @@ zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec)
     const char *split = cfg_getstr(split_sec, "fastcgi_split_path_info");
     cfg_t *max_sec = zs_conf_inherit_from(loc_sec, srv_sec, "backend_max_requests");
     cfg_t *queue_sec = zs_conf_inherit_from(loc_sec, srv_sec, "backend_queue");
+    cfg_t *keep_sec = zs_conf_inherit_from(loc_sec, srv_sec, "fastcgi_keep_conn");
     char what[512];
 
     if (loc_sec != NULL) {
@@ -246,6 +247,7 @@ zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec)
     }
     loc->loc_backend_max_requests = (int)cfg_getint(max_sec, "backend_max_requests");
     loc->loc_backend_queue = (int)cfg_getint(queue_sec, "backend_queue");
+    loc->loc_fastcgi_keep_conn = cfg_getbool(keep_sec, "fastcgi_keep_conn");
     if (build_params(loc, param_sec) == -1)
         return -1;
     if (split != NULL && build_split_path_info(loc, split) == -1)

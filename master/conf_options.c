@@ -272,7 +272,8 @@ cb_param(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     CFG_STR_LIST_CB("scgi_param", NULL, CFGF_NODEFAULT, cb_param), \
     CFG_STR_LIST_CB("cgi_param", NULL, CFGF_NODEFAULT, cb_param), \
     CFG_INT_CB("backend_max_requests", 0, CFGF_NONE, cb_count), \
-    CFG_INT_CB("backend_queue", ZS_BACKEND_QUEUE, CFGF_NONE, cb_count)
+    CFG_INT_CB("backend_queue", ZS_BACKEND_QUEUE, CFGF_NONE, cb_count), \
+    CFG_BOOL_CB("fastcgi_keep_conn", cfg_false, CFGF_NONE, cb_bool)
 
 static cfg_opt_t location_opts[] = {
     SECTION_START_OPT,

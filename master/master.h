@@ -45,6 +45,11 @@ int zs_pidfile_rename(const char *from, const char *to);
 /* privdrop.c */
 int zs_privdrop(const struct zs_pool *pool);
 
+/* apps.c */
+int zs_apps_open(struct zs_config *conf);
+void zs_apps_close(struct zs_config *conf, bool unlink_paths);
+pid_t zs_app_spawn(const struct zs_app *app);
+
 /* signal_send.c */
 int zs_signal_send(const struct zs_config *conf, const char *action);
 

@@ -28,14 +28,21 @@ struct generation {
     int *extra;                  /* TTIN/TTOU adjustment per pool */
     int64_t *respawn_at;         /* back-off per pool, monotonic ms */
     int64_t *backoff;
+    unsigned app_live;           /* managed app processes still running */
+    int64_t *app_respawn_at;     /* back-off per app */
+    int64_t *app_backoff;
+    bool apps_stopping;
     struct generation *next;
 };
 
+/* A child of the master: a worker, or a process of a managed app. */
 struct worker_proc {
     pid_t pid;
     struct generation *gen;
     size_t pool;                 /* index in gen->conf->pools */
-    int channel;                 /* master's end of the socket pair */
+    const struct zs_app *app;    /* the app it runs, NULL for a worker */
+    size_t app_index;            /* index in gen->conf->apps */
+    int channel;                 /* master's end of the socket pair, -1 for apps */
     int64_t started;
     bool stopping;               /* sent QUIT or TERM */
     int64_t kill_at;             /* when stopping: SIGKILL after this */
@@ -64,6 +71,19 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void
+generation_free(struct generation *g)
+{
+    free(g->extra);
+    free(g->respawn_at);
+    free(g->backoff);
+    free(g->app_respawn_at);
+    free(g->app_backoff);
+    free(g);
+}
+
+static void apps_stop(struct generation *g, int sig);
+
 static struct generation *
 generation_new(struct zs_config *conf)
 {
@@ -74,11 +94,11 @@ generation_new(struct zs_config *conf)
     g->extra = calloc(conf->pool_count, sizeof(int));
     g->respawn_at = calloc(conf->pool_count, sizeof(int64_t));
     g->backoff = calloc(conf->pool_count, sizeof(int64_t));
-    if (g->extra == NULL || g->respawn_at == NULL || g->backoff == NULL) {
-        free(g->extra);
-        free(g->respawn_at);
-        free(g->backoff);
-        free(g);
+    g->app_respawn_at = calloc(conf->app_count + 1, sizeof(int64_t));
+    g->app_backoff = calloc(conf->app_count + 1, sizeof(int64_t));
+    if (g->extra == NULL || g->respawn_at == NULL || g->backoff == NULL || g->app_respawn_at == NULL
+        || g->app_backoff == NULL) {
+        generation_free(g);
         return NULL;
     }
     g->conf = conf;
@@ -100,14 +120,18 @@ generations_collect(void)
             pp = &g->next;
             continue;
         }
+        /* Its workers are gone, so its apps have no more clients. */
+        if (g->app_live > 0) {
+            apps_stop(g, SIGTERM);
+            pp = &g->next;
+            continue;
+        }
         *pp = g->next;
         zs_listeners_close(g->conf, false);
+        zs_apps_close(g->conf, false);
         zs_files_close(g->conf);
         zs_conf_free(g->conf);
-        free(g->extra);
-        free(g->respawn_at);
-        free(g->backoff);
-        free(g);
+        generation_free(g);
     }
 }
 
@@ -125,7 +149,7 @@ pool_running(const struct generation *g, size_t pool)
     int n = 0;
 
     for (size_t i = 0; i < m.proc_count; i++)
-        if (m.procs[i].gen == g && m.procs[i].pool == pool && !m.procs[i].stopping)
+        if (m.procs[i].gen == g && m.procs[i].app == NULL && m.procs[i].pool == pool && !m.procs[i].stopping)
             n++;
     return n;
 }
@@ -151,6 +175,7 @@ worker_child(struct generation *g, size_t pool, int channel)
     /* Sockets, roots and logs of other pools and older generations stay
      * out of this worker's reach. */
     for (struct generation *other = m.gens; other != NULL; other = other->next) {
+        zs_apps_close(other->conf, false);
         if (other == g)
             continue;
         zs_listeners_close(other->conf, false);
@@ -167,18 +192,26 @@ worker_child(struct generation *g, size_t pool, int channel)
 }
 
 static int
+procs_reserve(void)
+{
+    if (m.proc_count < m.proc_cap)
+        return 0;
+    size_t cap = m.proc_cap ? m.proc_cap * 2 : 16;
+    struct worker_proc *p = realloc(m.procs, cap * sizeof(*p));
+    if (p == NULL)
+        return -1;
+    m.procs = p;
+    m.proc_cap = cap;
+    return 0;
+}
+
+static int
 worker_spawn(struct generation *g, size_t pool)
 {
     int sv[2];
 
-    if (m.proc_count == m.proc_cap) {
-        size_t cap = m.proc_cap ? m.proc_cap * 2 : 16;
-        struct worker_proc *p = realloc(m.procs, cap * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        m.procs = p;
-        m.proc_cap = cap;
-    }
+    if (procs_reserve() == -1)
+        return -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
         zs_log_syserr("pool %s: socketpair failed", g->conf->pools[pool].pool_name);
         return -1;
@@ -219,14 +252,98 @@ static void
 workers_stop_all(struct generation *only, int sig)
 {
     for (size_t i = 0; i < m.proc_count; i++)
-        if (only == NULL || m.procs[i].gen == only)
+        if ((only == NULL || m.procs[i].gen == only) && m.procs[i].app == NULL)
             worker_stop(&m.procs[i], sig);
+}
+
+/* ---- managed apps ---- */
+
+static int
+app_spawn(struct generation *g, size_t index)
+{
+    const struct zs_app *app = &g->conf->apps[index];
+
+    if (procs_reserve() == -1)
+        return -1;
+    pid_t pid = zs_app_spawn(app);
+    if (pid == -1)
+        return -1;
+    m.procs[m.proc_count++] = (struct worker_proc){
+        .pid = pid, .gen = g, .app = app, .app_index = index, .channel = -1, .started = now_ms(),
+    };
+    g->app_live++;
+    return 0;
+}
+
+static int
+app_running(const struct generation *g, size_t index)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].gen == g && m.procs[i].app == &g->conf->apps[index] && !m.procs[i].stopping)
+            n++;
+    return n;
+}
+
+/* Stops a generation's app processes; SIGTERM is how FastCGI programs
+ * (php-cgi, libfcgi) expect to be stopped. */
+static void
+apps_stop(struct generation *g, int sig)
+{
+    if (g->apps_stopping && sig != SIGKILL)
+        return;
+    g->apps_stopping = true;
+    for (size_t i = 0; i < m.proc_count; i++) {
+        struct worker_proc *w = &m.procs[i];
+        if (w->gen != g || w->app == NULL)
+            continue;
+        kill(w->pid, sig);
+        if (!w->stopping)
+            w->kill_at = now_ms() + 5000;
+        w->stopping = true;
+    }
+}
+
+static void
+apps_maintain(struct generation *g)
+{
+    int64_t now = now_ms();
+
+    if (g->apps_stopping)
+        return;
+    for (size_t i = 0; i < g->conf->app_count; i++) {
+        if (now < g->app_respawn_at[i])
+            continue;
+        for (int n = app_running(g, i); n < g->conf->apps[i].app_processes; n++)
+            if (app_spawn(g, i) == -1)
+                break;
+    }
+}
+
+static bool
+workers_left(void)
+{
+    for (size_t i = 0; i < m.proc_count; i++)
+        if (m.procs[i].app == NULL)
+            return true;
+    return false;
 }
 
 static void
 worker_exit_log(const struct worker_proc *w, int status)
 {
     const char *pool = w->gen->conf->pools[w->pool].pool_name;
+
+    if (w->app != NULL) {
+        if (WIFSIGNALED(status))
+            zs_log(w->stopping ? ZS_LOG_INFO : ZS_LOG_ERROR, "app %s: process %d killed by signal %d (%s)",
+                   w->app->app_name, (int)w->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            zs_log(w->stopping ? ZS_LOG_INFO : ZS_LOG_ERROR, "app %s: process %d exited with status %d",
+                   w->app->app_name, (int)w->pid, WEXITSTATUS(status));
+        return;
+    }
 
     if (WIFSIGNALED(status))
         zs_log(w->stopping && WTERMSIG(status) != SIGKILL ? ZS_LOG_INFO : ZS_LOG_ALERT,
@@ -246,17 +363,23 @@ worker_respawn_plan(const struct worker_proc *w, int status)
     struct generation *g = w->gen;
     int64_t now = now_ms();
     bool failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
+    int64_t *backoff = w->app != NULL ? &g->app_backoff[w->app_index] : &g->backoff[w->pool];
+    int64_t *respawn_at = w->app != NULL ? &g->app_respawn_at[w->app_index] : &g->respawn_at[w->pool];
 
     if (!failed || now - w->started >= ZS_RESPAWN_MIN_LIFETIME) {
-        g->backoff[w->pool] = 0;
+        *backoff = 0;
         return;
     }
-    g->backoff[w->pool] = g->backoff[w->pool] ? g->backoff[w->pool] * 2 : 100;
-    if (g->backoff[w->pool] > ZS_RESPAWN_BACKOFF_MAX)
-        g->backoff[w->pool] = ZS_RESPAWN_BACKOFF_MAX;
-    g->respawn_at[w->pool] = now + g->backoff[w->pool];
-    zs_log_warn("pool %s: workers keep dying, next start in %lld ms", g->conf->pools[w->pool].pool_name,
-                (long long)g->backoff[w->pool]);
+    *backoff = *backoff ? *backoff * 2 : 100;
+    if (*backoff > ZS_RESPAWN_BACKOFF_MAX)
+        *backoff = ZS_RESPAWN_BACKOFF_MAX;
+    *respawn_at = now + *backoff;
+    if (w->app != NULL)
+        zs_log_warn("app %s: processes keep dying, next start in %lld ms", w->app->app_name,
+                    (long long)*backoff);
+    else
+        zs_log_warn("pool %s: workers keep dying, next start in %lld ms", g->conf->pools[w->pool].pool_name,
+                    (long long)*backoff);
 }
 
 static void
@@ -273,8 +396,12 @@ workers_reap(void)
             worker_exit_log(w, status);
             if (w->gen == m.current && !w->stopping)
                 worker_respawn_plan(w, status);
-            close(w->channel);
-            w->gen->live--;
+            if (w->app != NULL) {
+                w->gen->app_live--;
+            } else {
+                close(w->channel);
+                w->gen->live--;
+            }
             m.procs[i] = m.procs[--m.proc_count];
             break;
         }
@@ -289,7 +416,10 @@ workers_maintain(void)
     struct generation *g = m.current;
     int64_t now = now_ms();
 
-    if (m.quitting || m.terminating || m.winched)
+    if (m.quitting || m.terminating)
+        return;
+    apps_maintain(g);
+    if (m.winched)
         return;
     for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
         /* A pool no server uses (the implicit "default" one, often) has
@@ -310,8 +440,12 @@ workers_kill_overdue(void)
     for (size_t i = 0; i < m.proc_count; i++) {
         struct worker_proc *w = &m.procs[i];
         if (w->stopping && now >= w->kill_at) {
-            zs_log_warn("worker %d (pool %s) still running after its stop timeout, killing it", (int)w->pid,
-                        w->gen->conf->pools[w->pool].pool_name);
+            if (w->app != NULL)
+                zs_log_warn("app %s: process %d still running 5 s after SIGTERM, killing it",
+                            w->app->app_name, (int)w->pid);
+            else
+                zs_log_warn("worker %d (pool %s) still running after its stop timeout, killing it",
+                            (int)w->pid, w->gen->conf->pools[w->pool].pool_name);
             kill(w->pid, SIGKILL);
             w->kill_at = now + 1000;
         }
@@ -361,9 +495,17 @@ master_reload(void)
         zs_log_error("reload failed, still running the previous configuration");
         return -1;
     }
+    if (zs_apps_open(conf) == -1) {
+        zs_listeners_open(old, conf);
+        zs_files_close(conf);
+        zs_conf_free(conf);
+        zs_log_error("reload failed, still running the previous configuration");
+        return -1;
+    }
     struct generation *g = generation_new(conf);
     if (g == NULL) {
         zs_listeners_open(old, conf);
+        zs_apps_close(conf, false);
         zs_files_close(conf);
         zs_conf_free(conf);
         zs_log_error("reload failed: out of memory");
@@ -409,7 +551,7 @@ master_reopen(void)
     }
     count += zs_files_reopen_logs(m.current->conf, slots + count, fds + count, ZS_CHANNEL_MAX_FDS - count);
     for (size_t i = 0; i < m.proc_count; i++)
-        if (m.procs[i].gen == m.current && !m.procs[i].stopping
+        if (m.procs[i].gen == m.current && !m.procs[i].stopping && m.procs[i].app == NULL
             && zs_channel_send_fds(m.procs[i].channel, slots, fds, count) == -1)
             zs_log_syserr("worker %d: sending reopened log files failed", (int)m.procs[i].pid);
 }
@@ -433,7 +575,7 @@ master_ttin_ttou(int delta)
             continue;
         for (size_t i = m.proc_count; i-- > 0;) {
             struct worker_proc *w = &m.procs[i];
-            if (w->gen == g && w->pool == pool && !w->stopping) {
+            if (w->gen == g && w->app == NULL && w->pool == pool && !w->stopping) {
                 worker_stop(w, SIGQUIT);
                 break;
             }
@@ -503,6 +645,8 @@ master_signal(int sig, const siginfo_t *si)
         zs_log_notice("shutting down");
         m.terminating = true;
         workers_stop_all(NULL, SIGTERM);
+        for (struct generation *g = m.gens; g != NULL; g = g->next)
+            apps_stop(g, SIGTERM);
         break;
     case SIGUSR1:
         master_reopen();
@@ -541,6 +685,10 @@ master_loop(const sigset_t *set)
     for (;;) {
         workers_maintain();
         workers_kill_overdue();
+        /* Apps outlive the workers, which may still be sending them requests. */
+        if ((m.quitting || m.terminating) && !workers_left())
+            for (struct generation *g = m.gens; g != NULL; g = g->next)
+                apps_stop(g, SIGTERM);
         if ((m.quitting || m.terminating) && m.proc_count == 0)
             return;
 
@@ -625,7 +773,8 @@ zs_master_run(struct zs_config *conf, bool foreground)
     /* Checked before any socket is touched: a second start must not take a
      * unix socket path away from the running master. */
     if (zs_pidfile_check(conf->pid_file) == -1 || zs_listeners_open(conf, NULL) == -1
-        || zs_files_open(conf) == -1 || (!foreground && master_daemonize(&ready_fd) == -1)) {
+        || zs_files_open(conf) == -1 || zs_apps_open(conf) == -1
+        || (!foreground && master_daemonize(&ready_fd) == -1)) {
         if (!foreground)
             daemon_start_failed();
         return 1;
@@ -649,6 +798,7 @@ zs_master_run(struct zs_config *conf, bool foreground)
     master_loop(&set);
 
     zs_listeners_close(m.current->conf, true);
+    zs_apps_close(m.current->conf, true);
     zs_pidfile_remove(m.current->conf->pid_file);
     zs_log_notice("exiting");
     return 0;

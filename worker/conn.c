@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -33,19 +34,25 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_fail(struct zs_conn *c, int status);
 static bool conn_output_pending(const struct zs_conn *c);
 
-static void
-conn_peer_text(struct zs_conn *c, const struct sockaddr *sa)
+/* Formats a socket address without its port, which goes to *port. */
+void
+zs_sockaddr_text(const struct sockaddr *sa, char *out, size_t size, unsigned *port)
 {
+    *port = 0;
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)size);
+        *port = ntohs(in->sin_port);
     } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        const struct in6_addr *a = &in6->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a))
-            inet_ntop(AF_INET, &a->s6_addr[12], c->peer, sizeof(c->peer));
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)size);
         else
-            inet_ntop(AF_INET6, a, c->peer, sizeof(c->peer));
+            inet_ntop(AF_INET6, a, out, (socklen_t)size);
+        *port = ntohs(in6->sin6_port);
     } else {
-        strcpy(c->peer, "unix:");
+        snprintf(out, size, "unix:");
     }
 }
 
@@ -74,8 +81,8 @@ conn_alloc(void)
     return c;
 }
 
-static void
-conn_set_events(struct zs_conn *c, int events)
+void
+zs_conn_set_events(struct zs_conn *c, int events)
 {
     if ((c->io.events & (EV_READ | EV_WRITE)) == events)
         return;
@@ -90,6 +97,14 @@ conn_free_path(struct zs_conn *c)
     if (c->req.path != NULL && c->req.path != c->pathbuf)
         free(c->req.path);
     c->req.path = NULL;
+}
+
+/* Replaces the request's decoded path with an allocated one it now owns. */
+void
+zs_conn_set_path(struct zs_conn *c, char *path)
+{
+    conn_free_path(c);
+    c->req.path = path;
 }
 
 static void
@@ -127,7 +142,11 @@ zs_conn_accept(int fd, const struct zs_listener *lis, const struct sockaddr *sa)
     c->requests = 0;
     c->close_after = c->linger = false;
     c->lowat = false;
-    conn_peer_text(c, sa);
+    zs_sockaddr_text(sa, c->peer, sizeof(c->peer), &c->peer_port);
+    c->body_sink = NULL;
+    c->body_paused = false;
+    memset(&c->app, 0, sizeof(c->app));
+    c->app.spool_fd = -1;
     conn_reset_request(c);
     c->deadline = ev_now(zs_w.loop) + zs_w.conf->header_timeout / 1000.0;
 
@@ -165,6 +184,7 @@ zs_conn_close(struct zs_conn *c)
 {
     ev_io_stop(zs_w.loop, &c->io);
     close(c->fd);
+    zs_app_release(c);
     conn_response_cleanup(c);
     conn_free_path(c);
 
@@ -206,7 +226,7 @@ zs_conn_start_linger(struct zs_conn *c)
     }
     c->state = CONN_LINGER;
     c->deadline = ev_now(zs_w.loop) + LINGER_TIME;
-    conn_set_events(c, EV_READ);
+    zs_conn_set_events(c, EV_READ);
 }
 
 static void
@@ -256,6 +276,17 @@ zs_conn_sweep(ev_tstamp now)
             zs_log_info("client %s: request body timed out", c->peer);
             conn_fail(c, 408);
             break;
+        case CONN_APP:
+            /* Output is not pending, so the client was slow to send the body;
+             * backend timeouts belong to the adapter. */
+            zs_log_info("client %s: request body timed out", c->peer);
+            if (c->app.head_sent) {
+                zs_conn_close(c);
+            } else {
+                zs_app_release(c);
+                conn_fail(c, 408);
+            }
+            break;
         case CONN_WRITE:
         case CONN_LINGER:
             zs_conn_close(c);
@@ -292,7 +323,7 @@ zs_conn_close_all(void)
 
 /* Spans of the request that can point into rbuf: the request line once the
  * scanner has seen it, the others once the head is parsed. */
-#define REQUEST_SPAN_COUNT 14
+#define REQUEST_SPAN_COUNT 15
 
 static void
 request_spans(struct zs_request *r, struct zs_span *spans[REQUEST_SPAN_COUNT])
@@ -301,6 +332,7 @@ request_spans(struct zs_request *r, struct zs_span *spans[REQUEST_SPAN_COUNT])
         &r->line, &r->target, &r->path_raw, &r->query, &r->host,
         &r->if_match, &r->if_none_match, &r->if_modified_since, &r->if_unmodified_since,
         &r->if_range, &r->range, &r->accept_encoding, &r->referer, &r->user_agent,
+        &r->content_type,
     };
 
     memcpy(spans, list, sizeof(list));
@@ -351,8 +383,8 @@ conn_rbuf_make_room(struct zs_conn *c)
     return 0;
 }
 
-static int
-conn_read(struct zs_conn *c)
+int
+zs_conn_read(struct zs_conn *c)
 {
     if (c->rpos > 0 && c->rpos == c->rlen) {
         c->rpos = c->rlen = c->rscan = c->body_pos = 0;
@@ -385,8 +417,8 @@ conn_output_pending(const struct zs_conn *c)
 /* Finishes the current response once it is written, or queued whole in wbuf
  * behind earlier pipelined responses: logs it and prepares for the next
  * request. Returns false when the connection was closed. */
-static bool
-conn_finish(struct zs_conn *c)
+bool
+zs_conn_finish(struct zs_conn *c)
 {
     zs_accesslog_write(c);
     conn_response_cleanup(c);
@@ -477,8 +509,8 @@ conn_write_segment(struct zs_conn *c, struct zs_segment *s)
 
 /* Writes pending output. Returns 1 when all is written, 0 when the socket is
  * full (the connection then waits for EV_WRITE), -1 when it was closed. */
-static int
-conn_flush(struct zs_conn *c)
+int
+zs_conn_flush(struct zs_conn *c)
 {
     int r = conn_write_mem(c);
 
@@ -498,11 +530,31 @@ conn_flush(struct zs_conn *c)
     }
     if (r == 0) {
         c->deadline = ev_now(zs_w.loop) + zs_w.conf->send_timeout / 1000.0;
-        conn_set_events(c, EV_WRITE);
+        zs_conn_set_events(c, EV_WRITE);
         return 0;
     }
     c->wlen = c->wpos = 0;
     return 1;
+}
+
+static void
+conn_handle_by_location(struct zs_conn *c)
+{
+    if (c->req.location == NULL)
+        zs_resp_error(c, 404);
+    else if (c->req.location->loc_return_status != 0)
+        zs_return_handle(c);
+    else
+        zs_static_handle(c);
+}
+
+static void
+conn_keepalive_check(struct zs_conn *c)
+{
+    if (zs_w.draining || c->requests + 1 >= (unsigned)zs_w.conf->keepalive_requests)
+        c->close_after = true;
+    if (!c->req.keep_alive)
+        c->close_after = true;
 }
 
 /* Dispatches a request whose head and body have been read. */
@@ -510,16 +562,19 @@ static void
 conn_handle(struct zs_conn *c)
 {
     c->state = CONN_WRITE;
-    if (zs_w.draining || c->requests + 1 >= (unsigned)zs_w.conf->keepalive_requests)
-        c->close_after = true;
-    if (!c->req.keep_alive)
-        c->close_after = true;
-    if (c->req.location == NULL)
-        zs_resp_error(c, 404);
-    else if (c->req.location->loc_return_status != 0)
-        zs_return_handle(c);
-    else
-        zs_static_handle(c);
+    conn_keepalive_check(c);
+    conn_handle_by_location(c);
+}
+
+/* Serves an application's local redirect with the server's own handlers,
+ * then goes on with the connection as after any response. */
+void
+zs_conn_handle_local(struct zs_conn *c)
+{
+    c->state = CONN_WRITE;
+    conn_handle_by_location(c);
+    if (zs_conn_flush(c) == 1 && zs_conn_finish(c))
+        zs_conn_process(c);
 }
 
 /* Sends an error response to a request that cannot be read further, then closes the connection. */
@@ -530,8 +585,8 @@ conn_fail(struct zs_conn *c, int status)
     c->linger = true;
     c->state = CONN_WRITE;
     zs_resp_error(c, status);
-    if (conn_flush(c) == 1)
-        conn_finish(c);
+    if (zs_conn_flush(c) == 1)
+        zs_conn_finish(c);
 }
 
 /* Responses that fit in wbuf are queued behind each other while more
@@ -545,8 +600,8 @@ conn_can_batch(const struct zs_conn *c)
 }
 
 /* Parses and handles the requests in rbuf until one needs more input. */
-static void
-conn_process(struct zs_conn *c)
+void
+zs_conn_process(struct zs_conn *c)
 {
     int status = 0;
 
@@ -568,6 +623,11 @@ conn_process(struct zs_conn *c)
                 return;
             }
             c->req.start = ev_now(zs_w.loop);
+            if (zs_app_wanted(c)) {
+                conn_keepalive_check(c);
+                zs_app_begin(c);
+                return;
+            }
             c->state = CONN_READ_BODY;
         }
         if (c->state == CONN_READ_BODY) {
@@ -588,16 +648,16 @@ conn_process(struct zs_conn *c)
         }
         conn_handle(c);
         if (conn_can_batch(c)) {
-            conn_finish(c);
+            zs_conn_finish(c);
             continue;
         }
-        if (conn_flush(c) != 1 || !conn_finish(c))
+        if (zs_conn_flush(c) != 1 || !zs_conn_finish(c))
             return;
     }
 
-    if (c->wpos < c->wlen && conn_flush(c) != 1)
+    if (c->wpos < c->wlen && zs_conn_flush(c) != 1)
         return;
-    conn_set_events(c, EV_READ);
+    zs_conn_set_events(c, EV_READ);
 }
 
 static void
@@ -609,17 +669,21 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_linger_read(c);
         return;
     }
+    if (c->state == CONN_APP) {
+        zs_app_event(c, revents);
+        return;
+    }
     if (conn_output_pending(c)) {
-        if (conn_flush(c) != 1)
+        if (zs_conn_flush(c) != 1)
             return;
-        if (c->state == CONN_WRITE && !conn_finish(c))
+        if (c->state == CONN_WRITE && !zs_conn_finish(c))
             return;
-        conn_set_events(c, EV_READ);
-        conn_process(c);
+        zs_conn_set_events(c, EV_READ);
+        zs_conn_process(c);
         return;
     }
 
-    int r = conn_read(c);
+    int r = zs_conn_read(c);
     if (r == -1) {
         if (c->rlen == c->rcap) {
             conn_fail(c, 431);
@@ -629,5 +693,5 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (r == 1)
-        conn_process(c);
+        zs_conn_process(c);
 }

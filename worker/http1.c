@@ -279,6 +279,10 @@ header_note(struct zs_conn *c, const struct zs_header *h, int *host_count, int *
         if (zs_str_ieq(n, len, "user-agent"))
             SPAN_SET(r->user_agent, h);
         break;
+    case 12:
+        if (zs_str_ieq(n, len, "content-type"))
+            SPAN_SET(r->content_type, h);
+        break;
     case 13:
         if (zs_str_ieq(n, len, "if-none-match"))
             SPAN_SET(r->if_none_match, h);
@@ -648,42 +652,61 @@ trailer_line_done:
     return 0;
 }
 
+/* Hands n body bytes at pos to the connection's sink (NULL drops them) and
+ * returns how many it took. */
+static size_t
+body_deliver(struct zs_conn *c, size_t pos, size_t n)
+{
+    if (c->body_sink == NULL || n == 0)
+        return n;
+    size_t taken = c->body_sink(c, c->rbuf + pos, n);
+    if (taken < n)
+        c->body_paused = true;
+    return taken;
+}
+
 static int
 body_read_chunked(struct zs_conn *c, int *status)
 {
     int64_t max = body_max(c);
     size_t pos = c->body_pos;
+    int result = 0;
 
-    while (pos < c->rlen && c->chunk_state != CHUNK_DONE) {
+    while (pos < c->rlen && c->chunk_state != CHUNK_DONE && !c->body_paused) {
         if (c->chunk_state == CHUNK_DATA) {
             size_t avail = c->rlen - pos;
             size_t take = (int64_t)avail < c->body_left ? avail : (size_t)c->body_left;
-            c->body_left -= (int64_t)take;
-            c->body_total += (int64_t)take;
-            pos += take;
-            if (c->body_total > max) {
+            if (c->body_total + (int64_t)take > max) {
                 *status = 413;
                 return -1;
             }
-            if (c->body_left == 0) {
+            take = body_deliver(c, pos, take);
+            c->body_left -= (int64_t)take;
+            c->body_total += (int64_t)take;
+            pos += take;
+            if (c->body_left == 0)
                 c->chunk_state = CHUNK_DATA_CR;
-            }
             continue;
         }
         if (c->chunk_state == CHUNK_SIZE && c->chunk_line == 0)
             c->body_left = 0;
         if (chunk_framing_byte(c, c->rbuf[pos]) == -1) {
             *status = 400;
-            return -1;
+            result = -1;
+            break;
         }
         pos++;
     }
-    /* The request body is not used by the static handler: drop it.
-     * TODO: hand decoded body bytes to the adapters instead of dropping them. */
+    /* Framing and delivered data leave rbuf; what follows the body stays. */
     body_consume(c, pos - c->body_pos);
+    if (result == -1)
+        return -1;
     return c->chunk_state == CHUNK_DONE ? 1 : 0;
 }
 
+/* Reads body bytes from rbuf into the connection's sink, or drops them when
+ * it has none. Returns 1 when the body is complete, 0 when more must be read
+ * (or the sink paused), -1 on a framing error or an oversized body. */
 int
 zs_http1_read_body(struct zs_conn *c, int *status)
 {
@@ -693,6 +716,7 @@ zs_http1_read_body(struct zs_conn *c, int *status)
     case ZS_BODY_LENGTH: {
         size_t avail = c->rlen - c->body_pos;
         size_t take = (int64_t)avail < c->body_left ? avail : (size_t)c->body_left;
+        take = body_deliver(c, c->body_pos, take);
         body_consume(c, take);
         c->body_left -= (int64_t)take;
         c->body_total += (int64_t)take;

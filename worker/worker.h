@@ -60,7 +60,7 @@ struct zs_request {
 
     /* Headers the server itself acts on. */
     struct zs_span if_match, if_none_match, if_modified_since, if_unmodified_since;
-    struct zs_span if_range, range, accept_encoding, referer, user_agent;
+    struct zs_span if_range, range, accept_encoding, referer, user_agent, content_type;
 
     enum zs_body_kind body_kind;
     int64_t content_length;      /* -1 when absent */
@@ -92,7 +92,36 @@ enum zs_conn_state {
     CONN_READ_HEAD,
     CONN_READ_BODY,
     CONN_WRITE,
+    CONN_APP,                    /* an adapter answers: see worker/app.c */
     CONN_LINGER,
+};
+
+struct zs_adapter;
+
+/* An application request in progress on a connection (worker/app.c). */
+struct zs_conn_app {
+    const struct zs_adapter *adapter;   /* NULL when the request is not an application's */
+    void *state;                 /* the adapter's, NULL once it has ended or failed */
+    int fail_status;             /* error page to send instead of the application's head */
+    int64_t body_length;         /* CONTENT_LENGTH the adapter was given */
+    int64_t content_length;      /* the response's Content-Length, or -1 */
+    int spool_fd;                /* temporary file of a chunked request body, or -1 */
+    char *spool_buf;
+    int64_t spool_off;           /* file bytes read into spool_buf so far */
+    size_t spool_pos, spool_len;
+    char *redirect;              /* local redirect target to follow */
+    char *redirect_kept;         /* followed redirect target, backing the request's spans */
+    unsigned redirects;
+    bool head_sent;
+    bool ended;                  /* zs_app_end, zs_app_fail or a redirect came */
+    bool incomplete;             /* the body is cut short: close the connection */
+    bool failed_after_head;
+    bool chunked;                /* the response body goes out in chunked coding */
+    bool raw;                    /* nph- output, passed through unchanged */
+    bool paused;                 /* the adapter waits for resume() */
+    bool body_read;              /* the request body is read from the client */
+    bool body_fed;               /* ... and handed to the adapter */
+    bool in_step, again, fed;    /* scheduling of app_step() */
 };
 
 struct zs_conn {
@@ -104,6 +133,7 @@ struct zs_conn {
 
     const struct zs_listener *lis;
     char peer[64];               /* client address as text, without port */
+    unsigned peer_port;
 
     char *rbuf;
     size_t rcap;
@@ -142,6 +172,12 @@ struct zs_conn {
     bool nodelay;                /* TCP_NODELAY is set, or not needed (unix socket) */
     bool sent_continue;
     bool lowat;                  /* TCP_NOTSENT_LOWAT is set, or not needed */
+
+    /* Where request body bytes go: NULL drops them (static files). Returns
+     * how many it took; fewer pauses reading until body_paused is cleared. */
+    size_t (*body_sink)(struct zs_conn *c, const char *data, size_t len);
+    bool body_paused;
+    struct zs_conn_app app;
 };
 
 /* worker.c */
@@ -181,12 +217,25 @@ void zs_conn_start_linger(struct zs_conn *c);
 void zs_conn_sweep(ev_tstamp now);
 void zs_conn_drain_idle(void);
 void zs_conn_close_all(void);
+int zs_conn_read(struct zs_conn *c);
+int zs_conn_flush(struct zs_conn *c);
+bool zs_conn_finish(struct zs_conn *c);
+void zs_conn_process(struct zs_conn *c);
+void zs_conn_set_events(struct zs_conn *c, int events);
+void zs_conn_set_path(struct zs_conn *c, char *path);
+void zs_conn_handle_local(struct zs_conn *c);
+void zs_sockaddr_text(const struct sockaddr *sa, char *out, size_t size, unsigned *port);
+
+/* app.c */
+bool zs_app_wanted(const struct zs_conn *c);
+void zs_app_begin(struct zs_conn *c);
+void zs_app_event(struct zs_conn *c, int revents);
+void zs_app_release(struct zs_conn *c);
 
 /* http1.c */
 enum zs_head_result { HEAD_INCOMPLETE, HEAD_COMPLETE, HEAD_ERROR };
 enum zs_head_result zs_http1_scan_head(struct zs_conn *c, int *status);
 int zs_http1_parse_head(struct zs_conn *c, int *status);
-/* Consumes body bytes from rbuf; returns 1 when the body is complete, 0 for more, -1 on error. */
 int zs_http1_read_body(struct zs_conn *c, int *status);
 
 /* router.c */

@@ -18,8 +18,8 @@
 int
 app_serve(int argc, char **argv, app_handler *handle)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SOCKET_PATH | HOST:PORT | :PORT\n", argv[0]);
+    if (argc > 2) {
+        fprintf(stderr, "usage: %s [SOCKET_PATH | HOST:PORT | :PORT]\n", argv[0]);
         return 2;
     }
 
@@ -33,12 +33,16 @@ app_serve(int argc, char **argv, app_handler *handle)
     /* NOTE: libfcgi 2.4.2 exits by itself when bind() fails on a unix
      * socket path. It prints "bind/listen: <error>" and exits with errno as
      * the status, so this check covers only its other failures. */
-    int listen_fd = FCGX_OpenSocket(argv[1], LISTEN_BACKLOG);
+    /* Without an address, the listening socket is standard input
+     * (FCGI_LISTENSOCK_FILENO), as a web server that manages FastCGI
+     * processes passes it. */
+    const char *where = argc == 2 ? argv[1] : "standard input";
+    int listen_fd = argc == 2 ? FCGX_OpenSocket(argv[1], LISTEN_BACKLOG) : 0;
     if (listen_fd < 0) {
-        fprintf(stderr, "%s: cannot listen on %s: %s\n", argv[0], argv[1], strerror(errno));
+        fprintf(stderr, "%s: cannot listen on %s: %s\n", argv[0], where, strerror(errno));
         return 1;
     }
-    fprintf(stderr, "%s: listening on %s\n", argv[0], argv[1]);
+    fprintf(stderr, "%s: listening on %s\n", argv[0], where);
 
     FCGX_Request req;
     if (FCGX_InitRequest(&req, listen_fd, 0) != 0) {
@@ -49,7 +53,7 @@ app_serve(int argc, char **argv, app_handler *handle)
         handle(&req);
         FCGX_Finish_r(&req);
     }
-    fprintf(stderr, "%s: accept on %s failed, exiting\n", argv[0], argv[1]);
+    fprintf(stderr, "%s: accept on %s failed, exiting\n", argv[0], where);
     return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "adapters/adapter.h"
@@ -692,6 +693,58 @@ zs_app_event(struct zs_conn *c, int revents)
     (void)revents;
     c->app.fed = false;
     app_step(c);
+}
+
+/* Static-only servers skip the index lookup below. */
+static bool
+app_server_has_apps(const struct zs_server *srv)
+{
+    for (size_t i = 0; i < srv->srv_location_count; i++)
+        if (srv->srv_locations[i].loc_handler != ZS_HANDLER_STATIC)
+            return true;
+    return false;
+}
+
+/* nginx's index rule for applications: a request for a directory whose
+ * first existing index file is run by an application (index.php, doku.php)
+ * goes to that application, body included, as a request for the file. An
+ * index file served as a static file is left to the static handler. */
+void
+zs_app_route_index(struct zs_conn *c)
+{
+    struct zs_request *r = &c->req;
+    const struct zs_location *loc = r->location;
+
+    if (loc == NULL || loc->loc_return_status != 0 || loc->loc_handler != ZS_HANDLER_STATIC
+        || r->path_len == 0 || r->path[r->path_len - 1] != '/' || !app_server_has_apps(r->server))
+        return;
+    for (size_t i = 0; i < loc->loc_index_count; i++) {
+        size_t name_len = strlen(loc->loc_index[i]);
+        size_t len = r->path_len + name_len;
+        char *path = malloc(len + 1);
+        if (path == NULL)
+            return;
+        memcpy(path, r->path, r->path_len);
+        memcpy(path + r->path_len, loc->loc_index[i], name_len + 1);
+
+        const struct zs_location *target = zs_router_location(r->server, path, len);
+        struct stat st;
+        /* Only whether the file exists: the handler opens it safely below its root. */
+        bool exists = target != NULL && target->loc_root_fd != -1
+                      && fstatat(target->loc_root_fd, path + 1, &st, 0) == 0 && S_ISREG(st.st_mode);
+        if (!exists) {
+            free(path);
+            continue;
+        }
+        if (target->loc_return_status == 0 && target->loc_handler != ZS_HANDLER_STATIC) {
+            zs_conn_set_path(c, path);
+            r->path_len = len;
+            r->location = target;
+            return;
+        }
+        free(path);
+        return;
+    }
 }
 
 /* Takes over a request whose head is parsed and whose location runs an

@@ -623,6 +623,7 @@ zs_conn_process(struct zs_conn *c)
                 return;
             }
             c->req.start = ev_now(zs_w.loop);
+            zs_app_route_index(c);
             if (zs_app_wanted(c)) {
                 conn_keepalive_check(c);
                 zs_app_begin(c);

@@ -228,6 +228,7 @@ void zs_sockaddr_text(const struct sockaddr *sa, char *out, size_t size, unsigne
 
 /* app.c */
 bool zs_app_wanted(const struct zs_conn *c);
+void zs_app_route_index(struct zs_conn *c);
 void zs_app_begin(struct zs_conn *c);
 void zs_app_event(struct zs_conn *c, int revents);
 void zs_app_release(struct zs_conn *c);

@@ -486,3 +486,28 @@ def test_fcgi_keep_conn_reuses_one_connection(server, keep):
         assert socket_fds(app.proc.pid) == (2 if keep else 1)
     finally:
         app.stop()
+
+
+def test_php_index_file_goes_to_fastcgi(server):
+    fpm = PhpFpm(server.dir).start()
+    try:
+        os.makedirs(os.path.join(fpm.root, "wiki"))
+        with open(os.path.join(fpm.root, "wiki", "index.php"), "w") as f:
+            f.write("<?php echo 'index ', $_SERVER['SCRIPT_NAME'], ' ', $_SERVER['REQUEST_METHOD'], ' ',"
+                    " strlen(file_get_contents('php://input'));")
+        os.makedirs(os.path.join(fpm.root, "plain"))
+        with open(os.path.join(fpm.root, "plain", "index.html"), "w") as f:
+            f.write("static index\n")
+        with open(os.path.join(fpm.root, "plain", "index.php"), "w") as f:
+            f.write("<?php echo 'wrong';")
+        server.root = fpm.root
+        server.config(server_extra='  index = { index.html, index.php }', locations="""
+  location '~ \\.php$' { fastcgi_pass = "unix:%s" }
+""" % fpm.socket)
+        server.start()
+        assert body_of(request(server, "/wiki/"))[2] == b"index /wiki/index.php GET 0"
+        assert body_of(request(server, "/wiki/", method="POST", body=b"abc",
+                                headers="Content-Length: 3\r\n"))[2] == b"index /wiki/index.php POST 3"
+        assert body_of(request(server, "/plain/"))[2] == b"static index\n"
+    finally:
+        fpm.stop()

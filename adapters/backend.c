@@ -23,6 +23,7 @@ static void backend_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void backend_attach(struct zs_backend_req *b, struct zs_upstream_conn *conn);
 static void backend_update(struct zs_backend_req *b);
+static bool backend_write(struct zs_backend_req *b);
 
 static const struct zs_config *
 conf_of(const struct zs_backend_req *b)
@@ -236,7 +237,8 @@ zs_backend_body(void *state, const char *data, size_t len, bool last)
     }
     if (last)
         b->body_last = true;
-    if (b->conn != NULL && !b->connecting)
+    /* Write at once: waiting for EV_WRITE would toggle the watcher per piece. */
+    if (b->conn != NULL && !b->connecting && backend_write(b))
         backend_update(b);
     return len;
 }

@@ -102,11 +102,52 @@ app_protocol(const struct zs_request *r)
     return r->http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
+/* Keeps the request headers as offsets into rbuf until the adapter starts. */
+static int
+app_headers_keep(struct zs_conn *c)
+{
+    const struct zs_request *r = &c->req;
+
+    c->app.header_count = 0;
+    if (r->header_count == 0)
+        return 0;
+    c->app.headers = malloc(r->header_count * sizeof(struct zs_header));
+    if (c->app.headers == NULL)
+        return -1;
+    for (size_t i = 0; i < r->header_count; i++) {
+        struct zs_header h = r->headers[i];
+        h.name = (const char *)(uintptr_t)(h.name - c->rbuf);
+        h.value = (const char *)(uintptr_t)(h.value - c->rbuf);
+        c->app.headers[i] = h;
+    }
+    c->app.header_count = r->header_count;
+    return 0;
+}
+
+/* Returns the kept headers as pointers into rbuf, where it is now, in an
+ * array the caller frees; NULL when there are none or out of memory. */
+static struct zs_header *
+app_headers_resolve(const struct zs_conn *c)
+{
+    if (c->app.header_count == 0)
+        return NULL;
+    struct zs_header *out = malloc(c->app.header_count * sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->app.header_count; i++) {
+        out[i] = c->app.headers[i];
+        out[i].name = c->rbuf + (uintptr_t)out[i].name;
+        out[i].value = c->rbuf + (uintptr_t)out[i].value;
+    }
+    return out;
+}
+
 static int
 app_start(struct zs_conn *c)
 {
     struct zs_request *r = &c->req;
     char server_addr[64];
+    struct zs_header *headers = app_headers_resolve(c);
     struct zs_app_request view = {
         .method = http_method_str((enum http_method)r->method),
         .protocol = app_protocol(r),
@@ -116,8 +157,8 @@ app_start(struct zs_conn *c)
         .path_len = r->path_len,
         .query = r->query.p != NULL ? r->query.p : "",
         .query_len = r->query.len,
-        .headers = (const struct zs_app_header *)r->headers,
-        .header_count = r->header_count,
+        .headers = (const struct zs_app_header *)headers,
+        .header_count = headers != NULL ? c->app.header_count : 0,
         .content_length = c->app.body_length,
         .content_type = r->content_type.p,
         .content_type_len = r->content_type.len,
@@ -262,7 +303,9 @@ app_read_body(struct zs_conn *c, bool can_read)
 {
     int status = 0;
 
-    for (;;) {
+    /* A bounded number of reads per step, so that one fast upload does not
+     * hold up the worker's other connections; EV_READ brings it back. */
+    for (int reads = 0; reads <= 16; reads++) {
         int r = zs_http1_read_body(c, &status);
         if (r == -1) {
             c->app.fail_status = status;
@@ -274,7 +317,7 @@ app_read_body(struct zs_conn *c, bool can_read)
             app_body_complete(c);
             return true;
         }
-        if (c->body_paused || !can_read)
+        if (c->body_paused || !can_read || reads == 16)
             return true;
         int n = zs_conn_read(c);
         if (n == 0)
@@ -285,6 +328,7 @@ app_read_body(struct zs_conn *c, bool can_read)
             return false;
         }
     }
+    return true;
 }
 
 /* ---- Response ---- */
@@ -497,6 +541,7 @@ static void
 app_reset(struct zs_conn *c)
 {
     free(c->app.redirect);
+    free(c->app.headers);
     memset(&c->app, 0, sizeof(c->app));
     c->app.spool_fd = -1;
     c->body_sink = NULL;
@@ -542,7 +587,6 @@ app_follow_redirect(struct zs_conn *c)
     r->query.p = query != NULL ? query + 1 : NULL;
     r->query.len = query != NULL ? strlen(query + 1) : 0;
     r->location = zs_router_location(r->server, r->path, r->path_len);
-    r->header_count = 0;     /* the original head is gone from the shared header array */
 
     /* The redirect string now backs the request's spans: keep it. */
     c->app.redirect = NULL;
@@ -551,10 +595,14 @@ app_follow_redirect(struct zs_conn *c)
 
     bool body_read = c->app.body_read;
     char *kept = c->app.redirect_kept;
+    struct zs_header *headers = c->app.headers;
+    size_t header_count = c->app.header_count;
     app_spool_close(c);
     memset(&c->app, 0, sizeof(c->app));
     c->app.spool_fd = -1;
     c->app.redirect_kept = kept;
+    c->app.headers = headers;
+    c->app.header_count = header_count;
     c->app.redirects = hops;
     c->app.body_read = body_read;
 
@@ -758,9 +806,13 @@ zs_app_begin(struct zs_conn *c)
     app_reset(c);
     c->state = CONN_APP;
     c->app.adapter = app_adapter(r->location);
+    if (app_headers_keep(c) == -1)
+        c->app.fail_status = 500;
     c->app.in_step = true;
     c->app.body_length = r->body_kind == ZS_BODY_LENGTH ? r->content_length : 0;
     c->app.body_read = r->body_kind == ZS_BODY_NONE;
+    if (r->body_kind == ZS_BODY_CHUNKED || c->app.body_length > (int64_t)(c->rcap - c->rlen))
+        zs_conn_rbuf_grow_for_body(c);
 
     if (r->body_kind == ZS_BODY_CHUNKED) {
         if (app_spool_open(c) == -1) {

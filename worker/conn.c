@@ -383,6 +383,15 @@ conn_rbuf_make_room(struct zs_conn *c)
     return 0;
 }
 
+/* A request body read through the 2 KiB head buffer would take a read()
+ * per 2 KiB: an application's body gets a buffer of up to 64 KiB instead. */
+void
+zs_conn_rbuf_grow_for_body(struct zs_conn *c)
+{
+    while (c->rcap < 64 * 1024 && conn_rbuf_make_room(c) == 0)
+        ;
+}
+
 int
 zs_conn_read(struct zs_conn *c)
 {

@@ -112,6 +112,10 @@ struct zs_conn_app {
     char *redirect;              /* local redirect target to follow */
     char *redirect_kept;         /* followed redirect target, backing the request's spans */
     unsigned redirects;
+    /* The request headers as offsets into rbuf: the shared header array is
+     * overwritten by the next head parsed, and rbuf may move when it grows. */
+    struct zs_header *headers;
+    size_t header_count;
     bool head_sent;
     bool ended;                  /* zs_app_end, zs_app_fail or a redirect came */
     bool incomplete;             /* the body is cut short: close the connection */
@@ -218,6 +222,7 @@ void zs_conn_sweep(ev_tstamp now);
 void zs_conn_drain_idle(void);
 void zs_conn_close_all(void);
 int zs_conn_read(struct zs_conn *c);
+void zs_conn_rbuf_grow_for_body(struct zs_conn *c);
 int zs_conn_flush(struct zs_conn *c);
 bool zs_conn_finish(struct zs_conn *c);
 void zs_conn_process(struct zs_conn *c);

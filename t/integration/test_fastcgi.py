@@ -511,3 +511,35 @@ def test_php_index_file_goes_to_fastcgi(server):
         assert body_of(request(server, "/plain/"))[2] == b"static index\n"
     finally:
         fpm.stop()
+
+
+def test_fcgi_spooled_body_keeps_its_own_headers(server):
+    """A chunked body is read completely before the application starts; the
+    headers it gets must be its own even when other requests were parsed
+    in between."""
+    app = fcgi_server(server, "fcgi_echo")
+    try:
+        server.stop()
+        server.config(workers=1, locations="""
+  location /app/ { fastcgi_pass = "unix:%s" }
+""" % app.socket)
+        server.start()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /app/ HTTP/1.1\r\nHost: a\r\nX-Mark: first-request\r\n"
+                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n")
+            time.sleep(0.2)
+            other = request(server, "/app/", headers="X-Mark: second-request-with-longer-value\r\n")
+            assert echo_params(body_of(other)[2])[0]["HTTP_X_MARK"] == "second-request-with-longer-value"
+            s.sendall(b"0\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        params, body_line = echo_params(body_of(data)[2])
+        assert params["HTTP_X_MARK"] == "first-request"
+        assert params["CONTENT_LENGTH"] == "5"
+        assert body_line == "BODY 5 %s" % hashlib.sha256(b"hello").hexdigest()
+    finally:
+        app.stop()

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -86,11 +87,21 @@ app_schedule(struct zs_conn *c)
 static void
 app_local_address(struct zs_conn *c, char *addr, size_t size, unsigned *port)
 {
+    const struct sockaddr_storage *lis = &c->lis->lis_sa;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    bool wildcard = (lis->ss_family == AF_INET
+                     && ((const struct sockaddr_in *)lis)->sin_addr.s_addr == htonl(INADDR_ANY))
+                    || (lis->ss_family == AF_INET6
+                        && IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)lis)->sin6_addr));
 
     addr[0] = '\0';
     *port = 0;
+    /* Only a wildcard listener needs a system call to tell the address. */
+    if (!wildcard) {
+        zs_sockaddr_text((const struct sockaddr *)lis, addr, size, port);
+        return;
+    }
     if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == -1)
         return;
     zs_sockaddr_text((struct sockaddr *)&ss, addr, size, port);
@@ -177,7 +188,6 @@ app_start(struct zs_conn *c)
         view.host_len = strlen(view.host);
     }
     app_local_address(c, server_addr, sizeof(server_addr), &view.server_port);
-
 
     c->app.state = c->app.adapter->start((struct zs_app_io *)c, &view);
     if (c->app.state == NULL && c->app.fail_status == 0)

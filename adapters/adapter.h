@@ -76,6 +76,8 @@ extern const struct zs_adapter zs_adapter_cgi;
 struct ev_loop *zs_app_loop(void);
 /* The configuration the worker runs with (timeouts, temporary directory). */
 const struct zs_config *zs_app_config(void);
+/* Workers of the pool this worker belongs to. */
+int zs_app_worker_count(void);
 
 /* Response head: status and the application's headers (without Status,
  * Content-Length and hop-by-hop headers, which the worker writes itself).

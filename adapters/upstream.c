@@ -76,10 +76,26 @@ rr_next(const struct zs_location *loc)
     return s->next++;
 }
 
+/* The configured limit; or, for a managed app whose connections are kept,
+ * its processes shared among the workers: a FastCGI process stays on a kept
+ * connection, so one connection more than there are processes would leave
+ * its request waiting in the app's accept queue. 0 means no limit. */
+static int
+peer_limit(const struct zs_upstream_peer *p)
+{
+    int max = p->loc->loc_backend_max_requests;
+
+    if (max > 0 || !p->loc->loc_fastcgi_keep_conn || p->be->be_app == NULL)
+        return max;
+    int workers = zs_app_worker_count();
+    int share = p->be->be_app->app_processes / (workers > 0 ? workers : 1);
+    return share > 0 ? share : 1;
+}
+
 static bool
 peer_has_slot(const struct zs_upstream_peer *p)
 {
-    int max = p->loc->loc_backend_max_requests;
+    int max = peer_limit(p);
 
     return max <= 0 || p->active < (unsigned)max;
 }

@@ -545,6 +545,12 @@ zs_app_config(void)
     return zs_w.conf;
 }
 
+int
+zs_app_worker_count(void)
+{
+    return zs_w.pool->pool_workers;
+}
+
 /* ---- Steps ---- */
 
 static void

@@ -543,3 +543,38 @@ def test_fcgi_spooled_body_keeps_its_own_headers(server):
         assert body_line == "BODY 5 %s" % hashlib.sha256(b"hello").hexdigest()
     finally:
         app.stop()
+
+
+def test_managed_app_keep_conn_does_not_stall(server):
+    """Twenty concurrent requests to an app of two processes on one worker,
+    with kept connections: the automatic limit of two connections queues
+    the rest instead of leaving them in the app's accept queue."""
+    hello = os.path.join(APPS_BUILD_DIR, "fcgi_hello")
+    server.config(workers=1, globals_="""
+app hello {
+  command = { "%s" }
+  processes = 2
+  socket = "%s"
+}
+""" % (hello, os.path.join(server.dir, "hello.sock")), locations="""
+  location /app/ {
+    fastcgi_pass = "app:hello"
+    fastcgi_keep_conn = on
+  }
+""")
+    server.start()
+    results = []
+
+    def client():
+        for _ in range(5):
+            results.append(body_of(request(server, "/app/", timeout=5)))
+
+    threads = [threading.Thread(target=client) for _ in range(20)]
+    start = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 100
+    assert all(r[0] == 200 and r[2] == b"Hello, world!\n" for r in results)
+    assert time.time() - start < 5

@@ -1,6 +1,6 @@
 /* The interface between the worker and the application adapters (FastCGI,
  * SCGI, CGI). Adapters include this header and lib/, never worker/: they see
- * a read-only view of the request and answer through the zs_app_* functions,
+ * a read-only view of the request and respond through the zs_app_* functions,
  * which the worker implements. */
 #ifndef ZS_ADAPTER_H
 #define ZS_ADAPTER_H
@@ -23,7 +23,7 @@ struct zs_app_header {
     size_t value_len;
 };
 
-/* What an adapter knows of the request. Everything it points to stays valid
+/* The request as an adapter sees it. Everything it points to stays valid
  * only during the adapter's start(): copy what is needed later. */
 struct zs_app_request {
     const char *method;              /* "GET", NUL-terminated */

@@ -1,8 +1,9 @@
-/* What the FastCGI and SCGI adapters share: a request to a backend over a
- * socket, with the connection from upstream.c, the CGI variables, the
- * encoded request written as the socket takes it, the response head parsed
- * as CGI output, timeouts and failure handling. The protocol supplies the
- * encoding of the request and the decoding of the response. */
+/* The part of the FastCGI and SCGI adapters that they share: a request to a
+ * backend over a socket. It takes the connection from upstream.c, builds the
+ * CGI variables, writes the encoded request as the socket accepts it,
+ * parses the response head as CGI output, and handles timeouts and
+ * failures. The protocol supplies the encoding of the request and the
+ * decoding of the response. */
 #ifndef ZS_BACKEND_H
 #define ZS_BACKEND_H
 
@@ -56,7 +57,7 @@ struct zs_backend_req {
     bool connecting;
     bool head_done;              /* the response head went to the client */
     bool body_last;              /* the encoder got the end of the body */
-    bool body_wait;              /* the worker was told to hold the request body */
+    bool body_wait;              /* the worker must hold the request body */
     bool paused;                 /* the client is slow: do not read the backend */
     bool got_response;           /* the backend sent at least one byte */
     bool failed;

@@ -1,8 +1,8 @@
-/* CGI adapter (RFC 3875): runs the script in a child process of the worker,
- * in its own process group and as the worker's (the pool's) user, with the
- * body on stdin, the response read from stdout and stderr sent to the
- * error log. The event loop reaps every child, also after the request is
- * over, so none is left a zombie. */
+/* CGI adapter (RFC 3875). The script runs in a child process of the worker,
+ * in its own process group and as the worker's (the pool's) user. The body
+ * goes to its stdin, the response comes from its stdout, and its stderr
+ * goes to the error log. The event loop reaps every child, also after the
+ * request is over, so none is left a zombie. */
 #include "config.h"
 
 #include <errno.h>

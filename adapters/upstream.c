@@ -76,10 +76,10 @@ rr_next(const struct zs_location *loc)
     return s->next++;
 }
 
-/* The configured limit; or, for a managed app whose connections are kept,
- * its processes shared among the workers: a FastCGI process stays on a kept
- * connection, so one connection more than there are processes would leave
- * its request waiting in the app's accept queue. 0 means no limit. */
+/* The configured limit, or 0 for none. A managed app with kept connections
+ * gets its processes shared among the workers instead, because a FastCGI
+ * process stays on a kept connection: one connection more than there are
+ * processes would leave its request in the app's accept queue. */
 static int
 peer_limit(const struct zs_upstream_peer *p)
 {

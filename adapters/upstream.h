@@ -27,7 +27,7 @@ struct zs_upstream_req {
     const struct zs_location *loc;
     unsigned tried;              /* backends tried so far */
     unsigned first;              /* round-robin start */
-    struct zs_upstream_peer *peer;   /* backend that holds a slot for this request */
+    struct zs_upstream_peer *peer;   /* backend whose slot this request has */
     bool queued;
     struct zs_upstream_req *queue_next;
     ev_tstamp queued_at;
@@ -38,8 +38,8 @@ struct zs_upstream_req {
 enum zs_upstream_result {
     ZS_UPSTREAM_OK,              /* *conn is set: connected, or connecting (wait for EV_WRITE) */
     ZS_UPSTREAM_QUEUED,          /* ready() is called when a slot frees */
-    ZS_UPSTREAM_BUSY,            /* limit reached and the queue is full: answer 503 */
-    ZS_UPSTREAM_FAILED           /* every backend failed to connect: answer 502 */
+    ZS_UPSTREAM_BUSY,            /* limit reached and the queue is full: respond 503 */
+    ZS_UPSTREAM_FAILED           /* every backend failed to connect: respond 502 */
 };
 
 /* Takes a slot on the next backend in round-robin order and a connection to

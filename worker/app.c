@@ -1,6 +1,6 @@
 /* Application requests: the worker's side of the adapter interface.
  *
- * An adapter (FastCGI, SCGI, CGI) answers asynchronously. It never closes
+ * An adapter (FastCGI, SCGI, CGI) responds asynchronously. It never closes
  * the connection itself: the zs_app_* functions only queue output and set
  * flags, then schedule app_step(), which runs from the connection's own
  * event callback. So a connection is never freed under an adapter's feet,
@@ -30,7 +30,7 @@
 #define APP_OUT_HIGH (64 * 1024)
 /* Request body bytes read from a spool file per step. */
 #define SPOOL_CHUNK (64 * 1024)
-/* Local redirects followed for one request before answering 500. */
+/* Local redirects followed for one request before it fails with 500. */
 #define MAX_LOCAL_REDIRECTS 10
 /* A connection that waits only for its application has no client deadline. */
 #define NO_DEADLINE 1e12
@@ -225,8 +225,8 @@ app_spool_sink(struct zs_conn *c, const char *data, size_t len)
 }
 
 /* A chunked body goes to an unnamed temporary file first: CGI, SCGI and
- * PHP need CONTENT_LENGTH before the body, and the client holds no worker
- * memory while it uploads slowly. */
+ * PHP need CONTENT_LENGTH before the body, and a slow upload takes no worker
+ * memory. */
 static int
 app_spool_open(struct zs_conn *c)
 {
@@ -640,7 +640,7 @@ app_follow_redirect(struct zs_conn *c)
         c->app.adapter->body(c->app.state, "", 0, true);
 }
 
-/* Answers a request that failed before its head was sent. */
+/* Sends the error page of a request that failed before its head was sent. */
 static void
 app_answer_error(struct zs_conn *c)
 {

@@ -578,3 +578,40 @@ app hello {
     assert len(results) == 100
     assert all(r[0] == 200 and r[2] == b"Hello, world!\n" for r in results)
     assert time.time() - start < 5
+
+
+def test_managed_app_replaced_on_reload(server):
+    import signal as signals
+    echo = os.path.join(APPS_BUILD_DIR, "fcgi_echo")
+    conf = """
+app echo {
+  command = { "%s" }
+  processes = 1
+  socket = "%s"
+}
+""" % (echo, os.path.join(server.dir, "echo.sock"))
+    locations = """
+  location /app/ {
+    fastcgi_pass = "app:echo"
+    fastcgi_param = { "GENERATION=%s" }
+  }
+"""
+    server.config(globals_=conf, locations=locations % "one")
+    server.start()
+    assert echo_params(body_of(request(server, "/app/"))[2])[0]["GENERATION"] == "one"
+    old = [p for p in all_children(server.proc.pid) if comm(p) == "fcgi_echo"]
+    assert len(old) == 1
+
+    server.config(globals_=conf, locations=locations % "two")
+    server.signal(signals.SIGHUP)
+    deadline = time.time() + 10
+    generation = None
+    while time.time() < deadline:
+        generation = echo_params(body_of(request(server, "/app/"))[2])[0].get("GENERATION")
+        if generation == "two" and not os.path.exists("/proc/%d" % old[0]):
+            break
+        time.sleep(0.1)
+    assert generation == "two"
+    assert not os.path.exists("/proc/%d" % old[0]), "the old app process outlived its generation"
+    new = [p for p in all_children(server.proc.pid) if comm(p) == "fcgi_echo"]
+    assert len(new) == 1 and new != old

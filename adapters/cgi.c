@@ -102,20 +102,26 @@ child_stop(struct cgi_child *ch)
 
 /* ---- starting ---- */
 
+/* A script without PATH could not find the programs it runs; Apache
+ * passes its own, and scripts get this one unless cgi_param sets it. */
+static const char default_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+
 static char **
 envp_build(const struct zs_cgi_env *env)
 {
     size_t size = 0;
+    bool has_path = zs_cgi_env_get(env, "PATH") != NULL;
 
     for (size_t i = 0; i < env->count; i++)
         size += env->vars[i].name_len + env->vars[i].value_len + 2;
-    char **envp = malloc((env->count + 1) * sizeof(char *) + size);
+    char **envp = malloc((env->count + 2) * sizeof(char *) + size);
     if (envp == NULL)
         return NULL;
-    char *p = (char *)(envp + env->count + 1);
+    char *p = (char *)(envp + env->count + 2);
+    size_t n = 0;
     for (size_t i = 0; i < env->count; i++) {
         const struct zs_cgi_var *v = &env->vars[i];
-        envp[i] = p;
+        envp[n++] = p;
         memcpy(p, v->name, v->name_len);
         p += v->name_len;
         *p++ = '=';
@@ -123,7 +129,9 @@ envp_build(const struct zs_cgi_env *env)
         p += v->value_len;
         *p++ = '\0';
     }
-    envp[env->count] = NULL;
+    if (!has_path)
+        envp[n++] = (char *)default_path;
+    envp[n] = NULL;
     return envp;
 }
 

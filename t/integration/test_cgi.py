@@ -18,7 +18,7 @@ printf 'Content-Type: text/plain\\n\\n'
 for v in GATEWAY_INTERFACE REQUEST_METHOD SCRIPT_NAME PATH_INFO PATH_TRANSLATED QUERY_STRING \\
          REQUEST_URI SERVER_PROTOCOL SERVER_NAME SERVER_PORT REMOTE_ADDR CONTENT_LENGTH \\
          CONTENT_TYPE DOCUMENT_ROOT SCRIPT_FILENAME HTTP_X_CUSTOM HTTP_PROXY HTTP_X_UNDER_SCORE \\
-         HTTP_COOKIE EXTRA; do
+         HTTP_COOKIE EXTRA PATH; do
   eval "val=\\${$v-unset}"
   printf '%s=%s\\n' "$v" "$val"
 done
@@ -92,6 +92,7 @@ def test_cgi_variables(server):
     assert env["HTTP_X_UNDER_SCORE"] == "unset"
     assert env["HTTP_COOKIE"] == "a=1; b=2"
     assert env["EXTRA"] == "from config"
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
 
 
 def test_cgi_post_body(server):

@@ -188,9 +188,6 @@ backend_attach(struct zs_backend_req *b, struct zs_upstream_conn *conn)
 {
     b->conn = conn;
     b->connecting = !conn->reused;
-    /* While the request may still be sent again on a fresh connection, keep it all. */
-    if (conn->reused && b->body_length == 0 && b->replay.len == 0)
-        zs_buf_append(&b->replay, b->out.data + b->out.pos, zs_buf_pending(&b->out));
     ev_io_set(&b->watcher, conn->fd, EV_WRITE);
     ev_io_start(zs_app_loop(), &b->watcher);
     backend_timer_start(b, b->connecting ? conf_of(b)->backend_connect_timeout
@@ -237,6 +234,14 @@ zs_backend_body(void *state, const char *data, size_t len, bool last)
     }
     if (last)
         b->body_last = true;
+    /* A request without a body is kept whole, end of stdin included, until
+     * a response arrives: a reused connection the backend had closed sends
+     * it once more on a new one. Nothing of it was written yet. */
+    if (last && b->body_length == 0 && b->keep_alive && b->out.pos == 0)
+        zs_buf_append(&b->replay, b->out.data, b->out.len);
+    /* Body bytes moving count as activity, like response bytes. */
+    if (b->conn != NULL && !b->connecting)
+        backend_timer_start(b, conf_of(b)->backend_read_timeout);
     /* Write at once: waiting for EV_WRITE would toggle the watcher per piece. */
     if (b->conn != NULL && !b->connecting && backend_write(b))
         backend_update(b);

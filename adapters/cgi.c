@@ -437,6 +437,8 @@ cgi_body(void *state, const char *data, size_t len, bool last)
     }
     if (last)
         r->body_last = true;
+    /* An upload in progress is activity too: the timeout is for silence. */
+    ev_timer_again(zs_app_loop(), &r->timer);
     cgi_write_stdin(r);
     return len;
 }
@@ -538,10 +540,16 @@ cgi_resume(void *state)
 static void
 cgi_log_line(struct cgi_req *r, const char *line, size_t len)
 {
+    char text[4 * STDERR_LINE_MAX + 1];
+
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    if (len > 0)
-        zs_log_warn("client %s: CGI stderr: %.*s", zs_app_peer(r->io), (int)len, line);
+    if (len == 0)
+        return;
+    /* Control bytes from the script must not reach a terminal showing the log. */
+    zs_log_escape(text, sizeof(text), line, len > STDERR_LINE_MAX ? STDERR_LINE_MAX : len);
+    zs_log_warn("client %s: CGI %s: stderr: %s", zs_app_peer(r->io),
+                r->child != NULL ? r->child->script : "script", text);
 }
 
 static void

@@ -545,8 +545,13 @@ name_equal_nocase(const char *a, size_t a_len, const char *b, size_t b_len)
 static bool
 header_is_dropped(const struct zs_app_header *h)
 {
-    if (memchr(h->name, '_', h->name_len) != NULL)
-        return true;
+    /* Only letters, digits and '-': PHP also turns '.' (and more) into '_'. */
+    for (size_t i = 0; i < h->name_len; i++) {
+        char ch = h->name[i];
+        bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+        if (!plain)
+            return true;
+    }
     return NAME_IS(h, "Content-Type") || NAME_IS(h, "Content-Length") || NAME_IS(h, "Proxy")
            || NAME_IS(h, "Transfer-Encoding");
 }

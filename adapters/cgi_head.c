@@ -116,7 +116,8 @@ fail_value(struct zs_cgi_head *h, const char *name, const char *value, size_t le
 static enum zs_cgi_head_result
 parse_status(struct zs_cgi_head *h, const char *value, size_t len)
 {
-    static const char expected[] = "a code from 100 to 599, optionally followed by a reason";
+    /* An interim 1xx would leave the client waiting for the real response. */
+    static const char expected[] = "a code from 200 to 599, optionally followed by a reason";
     int code = 0;
 
     if (len < 3 || (len > 3 && !is_ows(value[3])))
@@ -126,7 +127,7 @@ parse_status(struct zs_cgi_head *h, const char *value, size_t len)
             return fail_value(h, "Status", value, len, expected);
         code = code * 10 + (value[i] - '0');
     }
-    if (code < 100 || code > 599)
+    if (code < 200 || code > 599)
         return fail_value(h, "Status", value, len, expected);
 
     if (h->status != 0 && h->status != code)

@@ -52,8 +52,10 @@ fcgi_stderr(struct zs_backend_req *b, const char *data, size_t len)
         if (shown > 0 && data[shown - 1] == '\r')
             shown--;
         if (shown > 0) {
-            zs_log_warn("client %s: backend %s: stderr: %.*s", zs_app_peer(b->io),
-                        zs_backend_addr(b), (int)shown, data);
+            char text[4 * 2048 + 1];
+            /* Control bytes from the application must not reach a terminal showing the log. */
+            zs_log_escape(text, sizeof(text), data, shown > 2048 ? 2048 : shown);
+            zs_log_warn("client %s: backend %s: stderr: %s", zs_app_peer(b->io), zs_backend_addr(b), text);
         }
         if (nl == NULL)
             break;

@@ -298,7 +298,9 @@ apps_stop(struct generation *g, int sig)
         struct worker_proc *w = &m.procs[i];
         if (w->gen != g || w->app == NULL)
             continue;
-        kill(w->pid, sig);
+        /* Each app runs in its own session: its children (php-cgi forks
+         * PHP_FCGI_CHILDREN) must go with it. */
+        kill(-w->pid, sig);
         if (!w->stopping)
             w->kill_at = now_ms() + 5000;
         w->stopping = true;
@@ -397,6 +399,9 @@ workers_reap(void)
             if (w->gen == m.current && !w->stopping)
                 worker_respawn_plan(w, status);
             if (w->app != NULL) {
+                /* Children the app forked (php-cgi's PHP_FCGI_CHILDREN)
+                 * would go on serving from the old socket without it. */
+                kill(-w->pid, SIGTERM);
                 w->gen->app_live--;
             } else {
                 close(w->channel);
@@ -440,9 +445,11 @@ workers_kill_overdue(void)
     for (size_t i = 0; i < m.proc_count; i++) {
         struct worker_proc *w = &m.procs[i];
         if (w->stopping && now >= w->kill_at) {
-            if (w->app != NULL)
+            if (w->app != NULL) {
                 zs_log_warn("app %s: process %d still running 5 s after SIGTERM, killing it",
                             w->app->app_name, (int)w->pid);
+                kill(-w->pid, SIGKILL);
+            }
             else
                 zs_log_warn("worker %d (pool %s) still running after its stop timeout, killing it",
                             (int)w->pid, w->gen->conf->pools[w->pool].pool_name);

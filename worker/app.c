@@ -592,12 +592,16 @@ app_follow_redirect(struct zs_conn *c)
     if (path == NULL || zs_path_normalize(target, path_len, path, &r->path_len) == -1) {
         free(path);
         zs_log_error("client %s: invalid local redirect \"%s\" from the application", c->peer, target);
+        free(c->app.redirect);
+        c->app.redirect = NULL;
         c->app.fail_status = 502;
         return;
     }
     zs_conn_set_path(c, path);
     r->method = HTTP_GET;
     r->head = false;
+    r->content_type.p = NULL;
+    r->content_type.len = 0;
     r->target.p = target;
     r->target.len = strlen(target);
     r->query.p = query != NULL ? query + 1 : NULL;

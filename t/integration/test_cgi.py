@@ -169,8 +169,8 @@ printf 'Content-Type: text/plain\\n\\nok'
     assert status == 200
     assert rest.endswith(b"2\r\nok\r\n0\r\n\r\n")
     log = server.log()
-    assert "CGI stderr: first complaint" in log
-    assert "CGI stderr: second complaint" in log
+    assert "CGI %s/cgi-bin/noisy.sh: stderr: first complaint" % server.root in log
+    assert "CGI %s/cgi-bin/noisy.sh: stderr: second complaint" % server.root in log
 
 
 def test_cgi_head_request_has_no_body(server):
@@ -275,3 +275,47 @@ def test_cgi_leaves_no_zombies(server):
         if fields[0] == "Z" and int(fields[1]) in workers:
             zombies.append(entry)
     assert zombies == []
+
+
+def test_cgi_interim_status_is_502(server):
+    script = "#!/bin/sh\nprintf 'Status: 100 Continue\\n\\n'\n"
+    setup_cgi(server, {"interim.sh": script})
+    assert parse_response(get(server, "/cgi-bin/interim.sh"))[0] == 502
+
+
+def test_cgi_header_names_with_dots_dropped(server):
+    setup_cgi(server, {"env.sh": ENV})
+    data = get(server, "/cgi-bin/env.sh", headers="X.Custom: dotted\r\nX-Custom: plain\r\n", version="1.0")
+    env = env_lines(parse_response(data)[3])
+    assert env["HTTP_X_CUSTOM"] == "plain"
+
+
+def test_cgi_invalid_local_redirect_closes_cleanly(server):
+    script = "#!/bin/sh\nprintf 'Location: /../x\\n\\n'\n"
+    setup_cgi(server, {"bad.sh": script})
+    for _ in range(20):
+        assert parse_response(get(server, "/cgi-bin/bad.sh"))[0] in (400, 502)
+    time.sleep(0.3)
+    for pid in server.workers():
+        fds = os.listdir("/proc/%d/fd" % pid)
+        assert len(fds) < 20, "worker %d holds %d descriptors" % (pid, len(fds))
+
+
+def test_cgi_slow_upload_outlives_read_timeout(server):
+    setup_cgi(server, {"sum.sh": SUM}, globals_="backend_read_timeout = 1s\n")
+    body = os.urandom(4000)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /cgi-bin/sum.sh HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        for i in range(4):
+            s.sendall(body[i * 1000:(i + 1) * 1000])
+            time.sleep(0.6)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    status, _, _, rest = parse_response(data)
+    assert status == 200
+    assert hashlib.sha256(body).hexdigest().encode() in rest

@@ -615,3 +615,26 @@ app echo {
     assert not os.path.exists("/proc/%d" % old[0]), "the old app process outlived its generation"
     new = [p for p in all_children(server.proc.pid) if comm(p) == "fcgi_echo"]
     assert len(new) == 1 and new != old
+
+
+def test_fcgi_slow_upload_outlives_read_timeout(server):
+    app = fcgi_server(server, "fcgi_echo", globals_="backend_read_timeout = 1s\n")
+    try:
+        body = os.urandom(4000)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /app/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body))
+            for i in range(4):
+                s.sendall(body[i * 1000:(i + 1) * 1000])
+                time.sleep(0.6)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        status, _, out = body_of(data)
+        assert status == 200
+        assert echo_params(out)[1] == "BODY 4000 %s" % hashlib.sha256(body).hexdigest()
+    finally:
+        app.stop()

@@ -297,7 +297,7 @@ def test_receive_pack_disabled_is_403(site):
     assert status == 403
     assert body == b""
     # The worker may read the script's stderr after the response went out.
-    message = "CGI stderr: Service not enabled: 'receive-pack'"
+    message = "/git/repo.cgi: stderr: Service not enabled: 'receive-pack'"
     assert wait_until(lambda: message in site.server.log()), site.server.log()
 
 

@@ -135,22 +135,15 @@ app_headers_keep(struct zs_conn *c)
     return 0;
 }
 
-/* Returns the kept headers as pointers into rbuf, where it is now, in an
- * array the caller frees; NULL when there are none or out of memory. */
-static struct zs_header *
-app_headers_resolve(const struct zs_conn *c)
+/* Writes the kept headers into out as pointers into rbuf, where it is now. */
+static void
+app_headers_resolve(const struct zs_conn *c, struct zs_header *out)
 {
-    if (c->app.header_count == 0)
-        return NULL;
-    struct zs_header *out = malloc(c->app.header_count * sizeof(*out));
-    if (out == NULL)
-        return NULL;
     for (size_t i = 0; i < c->app.header_count; i++) {
         out[i] = c->app.headers[i];
         out[i].name = c->rbuf + (uintptr_t)out[i].name;
         out[i].value = c->rbuf + (uintptr_t)out[i].value;
     }
-    return out;
 }
 
 static int
@@ -158,7 +151,7 @@ app_start(struct zs_conn *c)
 {
     struct zs_request *r = &c->req;
     char server_addr[64];
-    struct zs_header *headers = app_headers_resolve(c);
+    struct zs_header headers[ZS_MAX_HEADERS_COUNT];
     struct zs_app_request view = {
         .method = http_method_str((enum http_method)r->method),
         .protocol = app_protocol(r),
@@ -169,7 +162,7 @@ app_start(struct zs_conn *c)
         .query = r->query.p != NULL ? r->query.p : "",
         .query_len = r->query.len,
         .headers = (const struct zs_app_header *)headers,
-        .header_count = headers != NULL ? c->app.header_count : 0,
+        .header_count = c->app.header_count,
         .content_length = c->app.body_length,
         .content_type = r->content_type.p,
         .content_type_len = r->content_type.len,
@@ -188,6 +181,7 @@ app_start(struct zs_conn *c)
         view.host_len = strlen(view.host);
     }
     app_local_address(c, server_addr, sizeof(server_addr), &view.server_port);
+    app_headers_resolve(c, headers);
 
     c->app.state = c->app.adapter->start((struct zs_app_io *)c, &view);
     if (c->app.state == NULL && c->app.fail_status == 0)
@@ -663,11 +657,34 @@ app_answer_error(struct zs_conn *c)
     zs_resp_error(c, status);
 }
 
+/* With the body read, the client socket is watched only for the client
+ * going away: its end of file aborts the application's work, which would
+ * otherwise go on (and hold a backend slot) for nobody. Bytes that arrive
+ * instead are the next pipelined request and stay in rbuf. Returns false
+ * when the connection was closed. */
+static bool
+app_watch_client(struct zs_conn *c)
+{
+    if (!c->app.body_read || c->app.ended || c->rlen == c->rcap)
+        return true;
+    ssize_t n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+    if (n > 0) {
+        c->rlen += (size_t)n;
+        return true;
+    }
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return true;
+    zs_log_info("client %s: connection closed before the application answered", c->peer);
+    zs_conn_close(c);
+    return false;
+}
+
 static void
 app_update_events(struct zs_conn *c)
 {
     bool reading = !c->app.body_read && !c->body_paused && c->app.fail_status == 0;
     bool writing = c->wpos < c->wlen;
+    bool watching = c->app.body_read && !c->app.ended && c->rlen < c->rcap;
     ev_tstamp now = ev_now(zs_w.loop);
 
     if (writing)
@@ -676,7 +693,7 @@ app_update_events(struct zs_conn *c)
         c->deadline = now + zs_w.conf->body_timeout / 1000.0;
     else
         c->deadline = now + NO_DEADLINE;
-    zs_conn_set_events(c, (reading ? EV_READ : 0) | (writing ? EV_WRITE : 0));
+    zs_conn_set_events(c, (reading || watching ? EV_READ : 0) | (writing ? EV_WRITE : 0));
 }
 
 /* Finishes the response once everything is written. Returns false when the
@@ -758,8 +775,9 @@ app_step(struct zs_conn *c)
 void
 zs_app_event(struct zs_conn *c, int revents)
 {
-    (void)revents;
     c->app.fed = false;
+    if ((revents & EV_READ) && c->app.body_read && !app_watch_client(c))
+        return;
     app_step(c);
 }
 

@@ -319,3 +319,36 @@ def test_cgi_slow_upload_outlives_read_timeout(server):
     status, _, _, rest = parse_response(data)
     assert status == 200
     assert hashlib.sha256(body).hexdigest().encode() in rest
+
+
+def test_cgi_client_gone_stops_script(server):
+    script = """#!/bin/sh
+sleep 2
+touch "$DOCUMENT_ROOT/../finished"
+printf 'Content-Type: text/plain\\n\\ndone'
+"""
+    os.chmod(server.dir, 0o777)
+    setup_cgi(server, {"slow.sh": script})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: a\r\n\r\n")
+        time.sleep(0.3)
+    time.sleep(3)
+    assert not os.path.exists(os.path.join(server.dir, "finished")), "the script ran on for nobody"
+    assert "connection closed before the application answered" in server.log()
+
+
+def test_cgi_perl_script_with_body(server):
+    with open(os.path.join(os.path.dirname(__file__), "..", "apps", "cgi", "env.pl")) as f:
+        setup_cgi(server, {"env.pl": f.read()})
+    body = os.urandom(500000)
+    data = get(server, "/cgi-bin/env.pl/info?k=v", method="POST", body=body, version="1.0",
+               headers="Content-Length: %d\r\nContent-Type: application/octet-stream\r\n" % len(body))
+    status, headers, _, rest = parse_response(data)
+    assert status == 200
+    assert headers["content-type"] == "text/plain"
+    lines = "\n" + rest.decode("latin-1")
+    assert "\nREQUEST_METHOD=POST\n" in lines
+    assert "\nPATH_INFO=/info\n" in lines
+    assert "\nQUERY_STRING=k=v\n" in lines
+    assert "\nCONTENT_TYPE=application/octet-stream\n" in lines
+    assert "BODY %d %s\n" % (len(body), hashlib.sha256(body).hexdigest()) in lines

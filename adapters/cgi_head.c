@@ -25,30 +25,6 @@ static const char *const dropped_headers[] = {
     "TE",      "Trailer", "Upgrade",    "Proxy-Connection",
 };
 
-static bool
-is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-/* tchar of RFC 9110 5.6.2: the bytes allowed in a field name. */
-static bool
-is_tchar(char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static bool
-is_token(const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (!is_tchar(p[i]))
-            return false;
-    }
-    return len > 0;
-}
 
 static bool
 is_dropped(const char *name, size_t len)
@@ -120,7 +96,7 @@ parse_status(struct zs_cgi_head *h, const char *value, size_t len)
     static const char expected[] = "a code from 200 to 599, optionally followed by a reason";
     int code = 0;
 
-    if (len < 3 || (len > 3 && !is_ows(value[3])))
+    if (len < 3 || (len > 3 && !zs_is_ows(value[3])))
         return fail_value(h, "Status", value, len, expected);
     for (size_t i = 0; i < 3; i++) {
         if (value[i] < '0' || value[i] > '9')
@@ -199,7 +175,7 @@ parse_line(struct zs_cgi_head *h, const char *line, size_t len)
     /* The line end was removed with its CR, so any CR left is a bare one. */
     if (memchr(line, '\r', len) != NULL)
         return fail_line(h, line, len, "contains a CR not followed by LF");
-    if (is_ows(line[0]))
+    if (zs_is_ows(line[0]))
         return fail_line(h, line, len, "starts with whitespace (obsolete line folding)");
 
     const char *colon = memchr(line, ':', len);
@@ -208,9 +184,9 @@ parse_line(struct zs_cgi_head *h, const char *line, size_t len)
     size_t name_len = (size_t)(colon - line);
     if (name_len == 0)
         return fail_line(h, line, len, "has an empty field name");
-    if (is_ows(line[name_len - 1]))
+    if (zs_is_ows(line[name_len - 1]))
         return fail_line(h, line, len, "has whitespace before the colon");
-    if (!is_token(line, name_len))
+    if (!zs_is_token(line, name_len))
         return fail_line(h, line, len, "has a field name that is not a token");
 
     const char *value = colon + 1;

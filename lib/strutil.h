@@ -2,8 +2,10 @@
 #ifndef ZS_STRUTIL_H
 #define ZS_STRUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Returns 1 when s/len equals the NUL-terminated lit, ignoring ASCII case, else 0. */
 int zs_str_ieq(const char *s, size_t len, const char *lit);
@@ -30,5 +32,32 @@ int zs_header_has_token(const char *value, size_t len, const char *token);
  * with an invalid qvalue are skipped. The caller handles an absent header, which
  * accepts every coding. */
 int zs_accept_encoding_allows(const char *v, size_t len, const char *coding);
+
+/* Optional whitespace (OWS) of RFC 9110 5.6.3. */
+static inline bool
+zs_is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* tchar of RFC 9110 5.6.2: the bytes allowed in a method and a field name. */
+static inline bool
+zs_is_tchar(char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* A token of RFC 9110 5.6.2: one or more tchar. */
+static inline bool
+zs_is_token(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!zs_is_tchar(p[i]))
+            return false;
+    }
+    return len > 0;
+}
 
 #endif

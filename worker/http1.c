@@ -11,30 +11,6 @@
 #include "lib/strutil.h"
 #include "worker/worker.h"
 
-static bool
-is_ows(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
-/* tchar of RFC 9110 5.6.2: the bytes allowed in a method and a field name. */
-static bool
-is_tchar(char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static bool
-is_token(const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (!is_tchar(p[i]))
-            return false;
-    }
-    return len > 0;
-}
 
 /* Bytes of a request line that are checked before its line end arrives.
  * The longest method that http-parser 2.9 parses, UNSUBSCRIBE, has 11. */
@@ -51,7 +27,7 @@ method_start_valid(const char *p, size_t len)
     for (size_t i = 0; i < len; i++) {
         if (p[i] == ' ')
             return i > 0;
-        if (!is_tchar(p[i]))
+        if (!zs_is_tchar(p[i]))
             return false;
     }
     return true;
@@ -80,7 +56,7 @@ scan_line(struct zs_conn *c, const char *line, size_t len, bool first, int *stat
         return -1;
     }
     /* RFC 9112 5.2: obsolete line folding is rejected with 400. */
-    if (is_ows(line[0])) {
+    if (zs_is_ows(line[0])) {
         *status = 400;
         return -1;
     }
@@ -88,7 +64,7 @@ scan_line(struct zs_conn *c, const char *line, size_t len, bool first, int *stat
      * colon. http-parser as Debian builds it (not HTTP_PARSER_STRICT) lets a
      * space through inside a name, so the name is checked here. */
     const char *colon = memchr(line, ':', len);
-    if (colon == NULL || !is_token(line, (size_t)(colon - line))) {
+    if (colon == NULL || !zs_is_token(line, (size_t)(colon - line))) {
         *status = 400;
         return -1;
     }

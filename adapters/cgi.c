@@ -291,6 +291,8 @@ cgi_prepare(struct cgi_req *r, const struct zs_app_request *req)
     return status;
 }
 
+/* TODO: no limit on concurrent scripts per worker; backend_max_requests is
+ * accepted in a cgi location but not applied here. */
 static void *
 cgi_start(struct zs_app_io *io, const struct zs_app_request *req)
 {

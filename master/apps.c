@@ -122,6 +122,9 @@ app_client_gid(const struct zs_config *conf, const struct zs_app *app)
     return app->app_gid;
 }
 
+/* TODO: while an app has no process running (crash loop, back-off), its
+ * socket stays bound, so requests wait backend_read_timeout and get 504
+ * instead of a fast 502. */
 int
 zs_apps_open(struct zs_config *conf)
 {

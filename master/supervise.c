@@ -13,6 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "lib/channel.h"
 #include "lib/defaults.h"
 #include "lib/log.h"
@@ -188,7 +192,13 @@ worker_child(struct generation *g, size_t pool, int channel)
 
     if (zs_privdrop(p) == -1)
         _exit(2);
-    _exit(zs_worker_main(g->conf, p, channel));
+    int status = zs_worker_main(g->conf, p, channel);
+#ifdef __SANITIZE_ADDRESS__
+    /* _exit() skips LeakSanitizer's check at exit, and a worker's leaks
+     * (per request, per connection) are the ones that matter. */
+    __lsan_do_leak_check();
+#endif
+    _exit(status);
 }
 
 static int

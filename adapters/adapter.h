@@ -23,7 +23,7 @@ struct zs_app_header {
     size_t value_len;
 };
 
-/* The request as an adapter sees it. Everything it points to stays valid
+/* The read-only request view given to an adapter. Everything it points to stays valid
  * only during the adapter's start(): copy what is needed later. */
 struct zs_app_request {
     const char *method;              /* "GET", NUL-terminated */

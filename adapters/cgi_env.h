@@ -27,7 +27,7 @@ struct zs_cgi_env {
     size_t vars_cap;
 };
 
-/* Where the script part of the path ends (SCRIPT_NAME) and PATH_INFO begins.
+/* The split of the request path into SCRIPT_NAME and PATH_INFO.
  * Both point into the request's decoded path or into static storage. */
 struct zs_cgi_script {
     const char *script_name;
@@ -36,7 +36,7 @@ struct zs_cgi_script {
     size_t path_info_len;
 };
 
-/* Outcome of zs_cgi_split_*: 0 or an HTTP status to answer with (404, 403, 500). */
+/* Outcome of zs_cgi_split_*: 0 or the HTTP status of the response (404, 403, 500). */
 
 /* CGI (`cgi = on`): the script is the first path segment below the
  * location's prefix that names an existing regular file under root, opened

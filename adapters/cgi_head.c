@@ -295,7 +295,7 @@ append_line(struct zs_cgi_head *h, const char *data, size_t len, size_t *appende
     if (line_len > 0 && line[line_len - 1] == '\r')
         line_len--;
     /* NOTE: an empty line first is accepted as an empty head, although
-     * RFC 3875 6.2 asks for at least one CGI field. */
+     * RFC 3875 6.2 requires at least one CGI field. */
     if (line_len == 0)
         return finish_head(h);
     return parse_line(h, line, line_len);

@@ -16,7 +16,7 @@
 enum zs_cgi_head_result {
     ZS_CGI_HEAD_MORE,            /* the empty line has not arrived yet */
     ZS_CGI_HEAD_DONE,
-    ZS_CGI_HEAD_ERROR            /* malformed or too large: answer 502 */
+    ZS_CGI_HEAD_ERROR            /* malformed or too large: respond 502 */
 };
 
 struct zs_cgi_head {

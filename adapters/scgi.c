@@ -25,8 +25,8 @@ scgi_encode_body(struct zs_backend_req *b, const char *data, size_t len, bool la
     return zs_buf_append(&b->out, data, len);
 }
 
-/* The response is the byte stream itself; zs_backend_output() passes all of
- * it on even when it asks to pause, so nothing is kept. */
+/* The response is the byte stream itself. zs_backend_output() passes all of
+ * it on even when it requests a pause, so nothing is kept. */
 static int
 scgi_decode(struct zs_backend_req *b, const char *data, size_t len)
 {

@@ -23,7 +23,7 @@ enum zs_loc_match {
     ZS_LOC_REGEX_NOCASE
 };
 
-/* How a location's requests are answered when it has no `return`. */
+/* The handler of a location's requests when it has no `return`. */
 enum zs_handler {
     ZS_HANDLER_STATIC,
     ZS_HANDLER_FASTCGI,

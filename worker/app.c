@@ -228,7 +228,7 @@ app_spool_open(struct zs_conn *c)
 
     c->app.spool_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (c->app.spool_fd == -1) {
-        zs_log_syserr("client %s: cannot create a temporary file in %s", c->peer, dir);
+        zs_log_syserr("client %s: creating a temporary file in %s failed (check client_body_temp_path)", c->peer, dir);
         return -1;
     }
     return 0;
@@ -659,7 +659,7 @@ app_answer_error(struct zs_conn *c)
 
 /* With the body read, the client socket is watched only for the client
  * going away: its end of file aborts the application's work, which would
- * otherwise go on (and hold a backend slot) for nobody. Bytes that arrive
+ * otherwise go on, and hold a backend slot, with no client to receive it. Bytes that arrive
  * instead are the next pipelined request and stay in rbuf. Returns false
  * when the connection was closed. */
 static bool

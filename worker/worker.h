@@ -92,7 +92,7 @@ enum zs_conn_state {
     CONN_READ_HEAD,
     CONN_READ_BODY,
     CONN_WRITE,
-    CONN_APP,                    /* an adapter answers: see worker/app.c */
+    CONN_APP,                    /* an adapter responds: see worker/app.c */
     CONN_LINGER,
 };
 

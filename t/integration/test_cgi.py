@@ -128,7 +128,8 @@ printf 'Set-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\nContent-Length: 5\\r\\n\\r\\nn
     data = get(server, "/cgi-bin/status.sh")
     assert data.startswith(b"HTTP/1.1 404 Not Found\r\n")
     assert data.count(b"\r\nSet-Cookie: ") == 2
-    assert b"\r\nSet-Cookie: a=1\r\n" in data and b"\r\nSet-Cookie: b=2\r\n" in data
+    assert b"\r\nSet-Cookie: a=1\r\n" in data
+    assert b"\r\nSet-Cookie: b=2\r\n" in data
     status, headers, body, rest = parse_response(data)
     assert headers["content-length"] == "5"
     assert body == b"nope\n"

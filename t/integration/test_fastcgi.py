@@ -614,7 +614,8 @@ app echo {
     assert generation == "two"
     assert not os.path.exists("/proc/%d" % old[0]), "the old app process outlived its generation"
     new = [p for p in all_children(server.proc.pid) if comm(p) == "fcgi_echo"]
-    assert len(new) == 1 and new != old
+    assert len(new) == 1
+    assert new != old
 
 
 def test_fcgi_slow_upload_outlives_read_timeout(server):

@@ -1,5 +1,5 @@
 /* The interface between the worker and the application adapters (FastCGI,
- * SCGI, CGI). Adapters include this header and lib/, never worker/: they see
+ * SCGI, CGI, WSGI). Adapters include this header and lib/, never worker/: they see
  * a read-only view of the request and respond through the zs_app_* functions,
  * which the worker implements. */
 #ifndef ZS_ADAPTER_H
@@ -71,6 +71,18 @@ extern const struct zs_adapter zs_adapter_fastcgi;
 extern const struct zs_adapter zs_adapter_scgi;
 extern const struct zs_adapter zs_adapter_cgi;
 
+/* An adapter built as a module that workers load with dlopen() (WSGI): the
+ * module defines one `const struct zs_adapter_module zs_module`. */
+struct zs_adapter_module {
+    const struct zs_adapter *adapter;
+    /* Runs once in each worker that serves a location of the adapter, after
+     * privileges are dropped and before the first request. Returns 0, or -1
+     * when the worker cannot serve any of those locations (logged). */
+    int (*init)(const struct zs_config *conf, const struct zs_pool *pool);
+    /* Runs when the worker stops, after its last request. */
+    void (*exit)(void);
+};
+
 /* ---- Implemented by the worker ---- */
 
 struct ev_loop *zs_app_loop(void);
@@ -96,6 +108,16 @@ void zs_app_end(struct zs_app_io *io, bool complete);
 /* The request failed: before the head an error page with this status
  * (502, 503, 504, 500), after it the connection is closed. Logged by the caller. */
 void zs_app_fail(struct zs_app_io *io, int status);
+/* Sends len bytes of the open file fd from offset as the whole response body
+ * (with sendfile), taking fd over; the adapter then calls zs_app_end(). Only
+ * right after a head with a Content-Length: returns -1 otherwise (fd left
+ * open), else 0. */
+int zs_app_sendfile(struct zs_app_io *io, int fd, int64_t offset, int64_t len);
+/* Writes queued output to the client now, waiting up to send_timeout, until
+ * less than half of the pause threshold remains queued. For adapters that
+ * cannot wait for resume() (WSGI's write()). Returns 0, or -1 when the client
+ * is gone or too slow: the response is then cut short. */
+int zs_app_drain(struct zs_app_io *io);
 /* A local redirect (RFC 3875 6.2.2): the worker serves path as a GET instead. */
 void zs_app_redirect_local(struct zs_app_io *io, const char *path, size_t len);
 /* The adapter can take request body bytes again. */

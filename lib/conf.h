@@ -28,7 +28,8 @@ enum zs_handler {
     ZS_HANDLER_STATIC,
     ZS_HANDLER_FASTCGI,
     ZS_HANDLER_SCGI,
-    ZS_HANDLER_CGI
+    ZS_HANDLER_CGI,
+    ZS_HANDLER_WSGI
 };
 
 /* An extra CGI variable of a location (fastcgi_param, scgi_param, cgi_param). */
@@ -109,6 +110,10 @@ struct zs_location {
     int loc_backend_max_requests;        /* concurrent requests per backend and worker, 0: no limit */
     int loc_backend_queue;               /* requests that may wait for a slot before 503 */
     bool loc_fastcgi_keep_conn;          /* keep FastCGI connections open for reuse */
+    char *loc_wsgi_app;                  /* "module:callable" of ZS_HANDLER_WSGI */
+    char **loc_python_path;              /* prepended to sys.path, in order */
+    size_t loc_python_path_count;
+    char *loc_python_home;               /* a virtualenv or Python prefix, or NULL */
 
     const char *loc_file;        /* where the location section starts, for messages */
     int loc_line;
@@ -187,6 +192,7 @@ struct zs_config {
     int backend_connect_timeout; /* milliseconds */
     int backend_read_timeout;    /* milliseconds, between two reads from a backend */
     char *client_body_temp_path; /* directory of spooled request bodies */
+    char *wsgi_module;           /* the WSGI adapter module, when a location uses wsgi_app */
 
     struct zs_mime_table *mime;
     char *mime_types_file;

@@ -27,6 +27,13 @@
 #define ZS_SHUTDOWN_TIMEOUT 60000
 #define ZS_KEEPALIVE_REQUESTS 10000
 
+/* The WSGI adapter is a module that workers load only when a location uses
+ * it: libpython would add about 3 MiB to every process that links it. */
+#define ZS_WSGI_MODULE_NAME "zs_wsgi.so"
+/* Request bodies up to this size stay in memory for wsgi.input; larger ones
+ * go to a temporary file in client_body_temp_path. */
+#define ZS_WSGI_BODY_IN_MEMORY (64 * 1024)
+
 #define ZS_BACKEND_CONNECT_TIMEOUT 60000
 #define ZS_BACKEND_READ_TIMEOUT 60000
 /* Requests of a location that may wait for a backend slot (backend_queue). */

@@ -157,6 +157,33 @@ zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len)
     return n;
 }
 
+size_t
+zs_log_escape_text(char *dst, size_t dstsize, const char *src, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    if (dstsize == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x20 && c != 0x7f) {
+            if (n + 1 >= dstsize)
+                break;
+            dst[n++] = (char)c;
+            continue;
+        }
+        if (n + 4 >= dstsize)
+            break;
+        dst[n++] = '\\';
+        dst[n++] = 'x';
+        dst[n++] = hex[c >> 4];
+        dst[n++] = hex[c & 0xf];
+    }
+    dst[n] = '\0';
+    return n;
+}
+
 static void
 log_write(int level, const char *msg, size_t len)
 {

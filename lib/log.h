@@ -50,5 +50,8 @@ void zs_log_errno(int level, const char *fmt, ...) __attribute__((format(printf,
 /* Copies network bytes into dst as printable ASCII (\xHH for the rest);
  * always NUL-terminates and returns the length written. */
 size_t zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len);
+/* For text that an application writes (Python's output, tracebacks): only
+ * control bytes become \xHH, so quotes and UTF-8 stay readable. */
+size_t zs_log_escape_text(char *dst, size_t dstsize, const char *src, size_t len);
 
 #endif

@@ -190,6 +190,12 @@ dump_handler(const struct zs_location *loc, FILE *out)
         fputs("}\n", out);
     }
     dump_bool(out, 8, "cgi", loc->loc_handler == ZS_HANDLER_CGI);
+    if (loc->loc_handler == ZS_HANDLER_WSGI) {
+        dump_string(out, 8, "wsgi_app", loc->loc_wsgi_app);
+        dump_list(out, 8, "python_path", loc->loc_python_path, loc->loc_python_path_count);
+        if (loc->loc_python_home != NULL)
+            dump_string(out, 8, "python_home", loc->loc_python_home);
+    }
     if (loc->loc_split_path_info_source != NULL)
         dump_string(out, 8, "fastcgi_split_path_info", loc->loc_split_path_info_source);
     dump_params(loc, out);

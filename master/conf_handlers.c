@@ -1,5 +1,6 @@
-/* Builds a location's application handler from fastcgi_pass, scgi_pass or cgi, with
- * fastcgi_split_path_info, the extra CGI variables and the backend limits. */
+/* Builds a location's application handler from fastcgi_pass, scgi_pass, cgi or
+ * wsgi_app, with fastcgi_split_path_info, the extra CGI variables, the
+ * backend limits and the Python settings. */
 #include "config.h"
 
 #include <confuse.h>
@@ -9,19 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/conf.h"
+#include "lib/defaults.h"
 #include "master/conf_internal.h"
 #include "master/conf_load.h"
 
 /*
  * Inheritance works by group, not by option. A location that sets any of
- * fastcgi_pass, scgi_pass and cgi takes none of the three from its server,
+ * fastcgi_pass, scgi_pass, cgi and wsgi_app takes none of them from its server,
  * so `cgi = off` in a location serves static files under a server that sets
  * fastcgi_pass. Likewise a location that sets any of the three *_param
  * options replaces all of its server's parameters, as nginx does.
  */
-static const char *const handler_names[] = { "fastcgi_pass", "scgi_pass", "cgi" };
+static const char *const handler_names[] = { "fastcgi_pass", "scgi_pass", "cgi", "wsgi_app" };
 static const char *const param_names[] = { "fastcgi_param", "scgi_param", "cgi_param" };
 
 #define N_NAMES(names) (sizeof(names) / sizeof((names)[0]))
@@ -59,7 +62,7 @@ is_active(cfg_t *sec, const char *name)
 static void
 check_exclusive(cfg_t *sec, const char *what, bool has_return)
 {
-    static const char *const names[] = { "fastcgi_pass", "scgi_pass", "cgi", "return" };
+    static const char *const names[] = { "fastcgi_pass", "scgi_pass", "cgi", "wsgi_app", "return" };
     size_t count = has_return ? N_NAMES(names) : N_NAMES(names) - 1;
     const char *active[N_NAMES(names)];
     const char *last = NULL;
@@ -229,6 +232,32 @@ build_split_path_info(struct zs_location *loc, const char *source)
     return loc->loc_split_path_info_source != NULL ? 0 : -1;
 }
 
+/* Paths of python_path and python_home are resolved against the main file's directory. */
+static int
+build_wsgi(struct zs_location *loc, cfg_t *handler_sec, cfg_t *loc_sec, cfg_t *srv_sec)
+{
+    cfg_t *path_sec = zs_conf_inherit_from(loc_sec, srv_sec, "python_path");
+    cfg_t *home_sec = zs_conf_inherit_from(loc_sec, srv_sec, "python_home");
+    const char *home = cfg_getstr(home_sec, "python_home");
+    unsigned int n = cfg_size(path_sec, "python_path");
+
+    loc->loc_wsgi_app = zs_conf_strdup(cfg_getstr(handler_sec, "wsgi_app"));
+    if (loc->loc_wsgi_app == NULL)
+        return -1;
+    if (home != NULL && (loc->loc_python_home = zs_conf_path(home)) == NULL)
+        return zs_conf_out_of_memory();
+    loc->loc_python_path = calloc(n + 1, sizeof(char *));
+    if (loc->loc_python_path == NULL)
+        return zs_conf_out_of_memory();
+    for (unsigned int i = 0; i < n; i++) {
+        loc->loc_python_path[i] = zs_conf_path(cfg_getnstr(path_sec, "python_path", i));
+        if (loc->loc_python_path[i] == NULL)
+            return zs_conf_out_of_memory();
+        loc->loc_python_path_count++;
+    }
+    return 0;
+}
+
 int
 zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec)
 {
@@ -263,7 +292,105 @@ zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec)
         loc->loc_handler = ZS_HANDLER_SCGI;
         return build_backends(loc, handler_sec, "scgi_pass");
     }
+    if (sets(handler_sec, "wsgi_app")) {
+        loc->loc_handler = ZS_HANDLER_WSGI;
+        return build_wsgi(loc, handler_sec, loc_sec, srv_sec);
+    }
     if (cfg_getbool(handler_sec, "cgi"))
         loc->loc_handler = ZS_HANDLER_CGI;
+    return 0;
+}
+
+/* ---- WSGI ---- */
+
+/* Where the WSGI module is looked for: beside the running binary, so that a
+ * build tree runs as it is, then where `make install` puts it. */
+static char *
+find_wsgi_module(char *tried, size_t tried_size)
+{
+    char exe[PATH_MAX];
+    char *path = NULL;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    tried[0] = '\0';
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (asprintf(&path, "%s/%s", exe, ZS_WSGI_MODULE_NAME) == -1)
+            return NULL;
+        if (access(path, R_OK) == 0)
+            return path;
+        snprintf(tried, tried_size, "%s, ", path);
+        free(path);
+    }
+    if (asprintf(&path, "%s/%s", ZS_PKGLIBDIR, ZS_WSGI_MODULE_NAME) == -1)
+        return NULL;
+    if (access(path, R_OK) == 0)
+        return path;
+    strncat(tried, path, tried_size - strlen(tried) - 1);
+    free(path);
+    return NULL;
+}
+
+static bool
+same_home(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The workers of a pool run one interpreter, so its WSGI locations must
+ * agree on python_home; a virtualenv of its own needs a pool of its own. */
+static void
+check_python_home(const struct zs_config *conf, const struct zs_location *loc, const struct zs_pool *pool)
+{
+    for (size_t i = 0; i < conf->server_count; i++) {
+        const struct zs_server *srv = &conf->servers[i];
+        if (srv->srv_pool != pool)
+            continue;
+        for (size_t j = 0; j < srv->srv_location_count; j++) {
+            const struct zs_location *other = &srv->srv_locations[j];
+            if (other == loc)
+                return;
+            if (other->loc_handler != ZS_HANDLER_WSGI || same_home(other->loc_python_home, loc->loc_python_home))
+                continue;
+            zs_conf_error_add(loc->loc_file, loc->loc_line,
+                              "location '%s': python_home '%s' differs from '%s' of location '%s' (%s:%d): "
+                              "the workers of pool '%s' run one Python interpreter; give each virtualenv a pool",
+                              loc->loc_title, loc->loc_python_home ? loc->loc_python_home : "(none)",
+                              other->loc_python_home ? other->loc_python_home : "(none)", other->loc_title,
+                              other->loc_file, other->loc_line, pool->pool_name);
+            return;
+        }
+    }
+}
+
+int
+zs_conf_check_wsgi(void)
+{
+    struct zs_config *conf = zs_conf_loading->conf;
+    const struct zs_location *first = NULL;
+    char tried[2 * PATH_MAX];
+
+    for (size_t i = 0; i < conf->server_count; i++) {
+        const struct zs_server *srv = &conf->servers[i];
+        for (size_t j = 0; j < srv->srv_location_count; j++) {
+            const struct zs_location *loc = &srv->srv_locations[j];
+            if (loc->loc_handler != ZS_HANDLER_WSGI)
+                continue;
+            if (first == NULL)
+                first = loc;
+            check_python_home(conf, loc, srv->srv_pool);
+        }
+    }
+    if (first == NULL)
+        return 0;
+    conf->wsgi_module = find_wsgi_module(tried, sizeof(tried));
+    if (conf->wsgi_module == NULL)
+        zs_conf_error_add(first->loc_file, first->loc_line,
+                          "location '%s': wsgi_app needs the WSGI module, which is not installed (looked for %s); "
+                          "build ZServer with the Debian package libpython3-dev installed",
+                          first->loc_title, tried);
     return 0;
 }

@@ -140,6 +140,9 @@ cfg_t *zs_conf_inherit_from(cfg_t *loc_sec, cfg_t *srv_sec, const char *name);
 void zs_conf_check_server_handler(cfg_t *srv_sec, const char *srv_title);
 /* Fills the handler fields of a location whose `return` is already built. */
 int zs_conf_build_handler(struct zs_location *loc, cfg_t *loc_sec, cfg_t *srv_sec);
+/* Once every server is built: python_home agrees within each pool, and the
+ * WSGI module is found (conf->wsgi_module) when a location uses wsgi_app. */
+int zs_conf_check_wsgi(void);
 
 /* ---- conf_values.c ---- */
 

@@ -380,7 +380,7 @@ static void
 build_config(cfg_t *root)
 {
     if (zs_conf_build_globals(root) == -1 || zs_conf_build_pools(root) == -1 || zs_conf_build_apps(root) == -1
-        || zs_conf_build_servers(root) == -1 || zs_conf_build_listeners() == -1)
+        || zs_conf_build_servers(root) == -1 || zs_conf_build_listeners() == -1 || zs_conf_check_wsgi() == -1)
         return;
     zs_conf_load_mime_types(root);
 }
@@ -509,6 +509,9 @@ free_location(struct zs_location *loc)
         free(loc->loc_params[i].value);
     }
     free(loc->loc_params);
+    free(loc->loc_wsgi_app);
+    zs_conf_free_list(loc->loc_python_path, loc->loc_python_path_count);
+    free(loc->loc_python_home);
 }
 
 static void
@@ -568,6 +571,7 @@ zs_conf_free(struct zs_config *conf)
     free(conf->pid_file);
     free(conf->error_log);
     free(conf->client_body_temp_path);
+    free(conf->wsgi_module);
     free(conf->conf_file);
     free(conf->conf_dir);
     zs_conf_free_list(conf->files, conf->file_count);

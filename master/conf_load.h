@@ -60,4 +60,9 @@ int zs_conf_parse_backend(const char *s, struct zs_backend *out, char *err, size
  * value may be empty. Sets name_len and returns 0, or -1 with the reason in err. */
 int zs_conf_parse_param(const char *s, size_t *name_len, char *err, size_t errsize);
 
+/* Checks a wsgi_app value, "module" or "module:callable", where both are
+ * dotted names of ASCII letters, digits and '_' that do not start with a
+ * digit. Returns 0, or -1 with the reason in err. */
+int zs_conf_parse_wsgi_app(const char *s, char *err, size_t errsize);
+
 #endif

@@ -248,6 +248,19 @@ cb_param(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     return 0;
 }
 
+/* wsgi_app: "module" or "module:callable", each a dotted Python name. */
+static int
+cb_wsgi_app(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
+{
+    char err[256];
+
+    zs_conf_pos_record(sec, opt);
+    if (zs_conf_parse_wsgi_app(value, err, sizeof(err)) == -1)
+        zs_conf_value_error(sec, "%s: invalid value '%s': %s", opt->name, value, err);
+    *(const char **)result = value;
+    return 0;
+}
+
 #define SECTION_START_OPT CFG_PTR_CB(SECTION_START, "-", CFGF_NONE, cb_section_start, NULL)
 #define SECTION_FLAGS (CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES)
 
@@ -273,7 +286,10 @@ cb_param(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     CFG_STR_LIST_CB("cgi_param", NULL, CFGF_NODEFAULT, cb_param), \
     CFG_INT_CB("backend_max_requests", 0, CFGF_NONE, cb_count), \
     CFG_INT_CB("backend_queue", ZS_BACKEND_QUEUE, CFGF_NONE, cb_count), \
-    CFG_BOOL_CB("fastcgi_keep_conn", cfg_false, CFGF_NONE, cb_bool)
+    CFG_BOOL_CB("fastcgi_keep_conn", cfg_false, CFGF_NONE, cb_bool), \
+    CFG_STR_CB("wsgi_app", NULL, CFGF_NODEFAULT, cb_wsgi_app), \
+    CFG_STR_LIST_CB("python_path", NULL, CFGF_NODEFAULT, cb_path), \
+    CFG_STR_CB("python_home", NULL, CFGF_NODEFAULT, cb_path)
 
 static cfg_opt_t location_opts[] = {
     SECTION_START_OPT,

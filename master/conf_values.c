@@ -384,6 +384,43 @@ zs_conf_parse_param(const char *s, size_t *name_len, char *err, size_t errsize)
     return 0;
 }
 
+/* Length of the dotted name at s: "a.b_c.d1", each part not starting with a digit; 0 if none. */
+static size_t
+dotted_name_len(const char *s)
+{
+    static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+    size_t len = 0;
+
+    for (;;) {
+        if (s[len] == '\0' || strchr(first, s[len]) == NULL)
+            return 0;
+        len += strspn(s + len, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+        if (s[len] != '.')
+            return len;
+        len++;
+    }
+}
+
+int
+zs_conf_parse_wsgi_app(const char *s, char *err, size_t errsize)
+{
+    size_t module_len = dotted_name_len(s);
+
+    if (module_len == 0 || (s[module_len] != '\0' && s[module_len] != ':')) {
+        snprintf(err, errsize, "expected a Python module name, as in \"mysite.wsgi:application\"");
+        return -1;
+    }
+    if (s[module_len] == ':') {
+        const char *callable = s + module_len + 1;
+        size_t callable_len = dotted_name_len(callable);
+        if (callable_len == 0 || callable[callable_len] != '\0') {
+            snprintf(err, errsize, "expected a Python name after ':', as in \"mysite.wsgi:application\"");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 pcre2_code *
 zs_conf_compile_split_path_info(const char *source, char *err, size_t errsize)
 {

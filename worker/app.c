@@ -1,6 +1,6 @@
 /* Application requests: the worker's side of the adapter interface.
  *
- * An adapter (FastCGI, SCGI, CGI) responds asynchronously. It never closes
+ * An adapter (FastCGI, SCGI, CGI, WSGI) responds asynchronously. It never closes
  * the connection itself: the zs_app_* functions only queue output and set
  * flags, then schedule app_step(), which runs from the connection's own
  * event callback. So a connection is never freed under an adapter's feet,
@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "worker/accesslog.h"
+#include "worker/filecache.h"
 #include "worker/worker.h"
 
 /* Output queued beyond this pauses the adapter until the client catches up. */
@@ -47,13 +49,34 @@ app_conn(struct zs_app_io *io)
     return (struct zs_conn *)io;
 }
 
+/* Stands in for an adapter whose module did not load, and for a request
+ * that went through too many local redirects: it answers 500 (logged where
+ * the failure was found). */
+static void *
+failed_start(struct zs_app_io *io, const struct zs_app_request *req)
+{
+    zs_app_fail(io, 500);
+    return NULL;
+}
+
+static const struct zs_adapter failed_adapter = { .name = "failed", .start = failed_start };
+
 static const struct zs_adapter *
 app_adapter(const struct zs_location *loc)
 {
+    const struct zs_adapter *wsgi;
+
     switch (loc->loc_handler) {
     case ZS_HANDLER_FASTCGI: return &zs_adapter_fastcgi;
     case ZS_HANDLER_SCGI: return &zs_adapter_scgi;
     case ZS_HANDLER_CGI: return &zs_adapter_cgi;
+    case ZS_HANDLER_WSGI:
+        wsgi = zs_modules_wsgi();
+        if (wsgi != NULL)
+            return wsgi;
+        zs_log_error("location '%s': the WSGI module is not loaded (see the worker's start-up errors)",
+                     loc->loc_title);
+        return &failed_adapter;
     case ZS_HANDLER_STATIC: break;
     }
     return NULL;
@@ -337,6 +360,13 @@ app_read_body(struct zs_conn *c, bool can_read)
 
 /* ---- Response ---- */
 
+/* Output queued for the client: bytes in wbuf, then a file segment. */
+static bool
+app_output_pending(const struct zs_conn *c)
+{
+    return c->wpos < c->wlen || c->seg_index < c->seg_count;
+}
+
 static bool
 app_body_allowed(const struct zs_conn *c)
 {
@@ -470,6 +500,64 @@ zs_app_raw(struct zs_app_io *io, const char *data, size_t len)
         return 0;
     }
     return 1;
+}
+
+int
+zs_app_sendfile(struct zs_app_io *io, int fd, int64_t offset, int64_t len)
+{
+    struct zs_conn *c = app_conn(io);
+    struct zs_file *f;
+
+    if (!c->app.head_sent || c->app.chunked || c->app.raw || c->seg_count > 0 || c->req.body_bytes > 0)
+        return -1;
+    if (c->app.failed_after_head || !app_body_allowed(c) || len <= 0) {
+        close(fd);
+        return 0;
+    }
+    if (c->app.content_length >= 0 && len > c->app.content_length)
+        len = c->app.content_length;
+    f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        close(fd);
+        c->app.failed_after_head = true;
+        return 0;
+    }
+    f->fd = fd;
+    f->refs = 1;
+    c->file = f;
+    c->segs[0] = (struct zs_segment){ .offset = offset, .len = len, .is_file = true };
+    c->seg_count = 1;
+    c->seg_index = 0;
+    c->req.body_bytes += len;
+    app_schedule(c);
+    return 0;
+}
+
+int
+zs_app_drain(struct zs_app_io *io)
+{
+    struct zs_conn *c = app_conn(io);
+    struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+
+    while (!c->app.failed_after_head && c->wlen - c->wpos >= APP_OUT_HIGH / 2) {
+        ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->wpos += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int r = poll(&pfd, 1, zs_w.conf->send_timeout);
+            if (r == 1 || (r == -1 && errno == EINTR))
+                continue;
+            zs_log_info("client %s: send timed out while the application wrote", c->peer);
+        }
+        c->app.failed_after_head = true;
+    }
+    app_compact_output(c);
+    c->app.paused = false;
+    return c->app.failed_after_head ? -1 : 0;
 }
 
 void
@@ -622,7 +710,7 @@ app_follow_redirect(struct zs_conn *c)
 
     if (hops > MAX_LOCAL_REDIRECTS) {
         zs_log_error("client %s: more than %d local redirects", c->peer, MAX_LOCAL_REDIRECTS);
-        c->app.adapter = &zs_adapter_cgi;
+        c->app.adapter = &failed_adapter;
         c->app.fail_status = 500;
         return;
     }
@@ -683,7 +771,7 @@ static void
 app_update_events(struct zs_conn *c)
 {
     bool reading = !c->app.body_read && !c->body_paused && c->app.fail_status == 0;
-    bool writing = c->wpos < c->wlen;
+    bool writing = app_output_pending(c);
     bool watching = c->app.body_read && !c->app.ended && c->rlen < c->rcap;
     ev_tstamp now = ev_now(zs_w.loop);
 
@@ -701,7 +789,7 @@ app_update_events(struct zs_conn *c)
 static bool
 app_try_finish(struct zs_conn *c)
 {
-    if (!c->app.ended || c->wpos < c->wlen || c->app.redirect != NULL)
+    if (!c->app.ended || app_output_pending(c) || c->app.redirect != NULL)
         return true;
     if (c->app.chunked && !c->app.incomplete && app_body_allowed(c)) {
         app_append(c, "0\r\n\r\n", 5);
@@ -756,7 +844,7 @@ app_step(struct zs_conn *c)
             c->app.again = true;
             continue;
         }
-        if (c->wpos < c->wlen) {
+        if (app_output_pending(c)) {
             int r = zs_conn_flush(c);
             if (r == -1)
                 return;

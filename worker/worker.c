@@ -240,7 +240,9 @@ zs_worker_main(const struct zs_config *conf, const struct zs_pool *pool, int cha
     ev_signal_init(&zs_w.sig_int, signal_cb, SIGINT);
     ev_signal_start(zs_w.loop, &zs_w.sig_int);
 
+    zs_modules_init(conf, pool);
     ev_run(zs_w.loop, 0);
+    zs_modules_exit();
 
     zs_accesslog_flush_all();
     return 0;

@@ -238,6 +238,12 @@ void zs_app_begin(struct zs_conn *c);
 void zs_app_event(struct zs_conn *c, int revents);
 void zs_app_release(struct zs_conn *c);
 
+/* modules.c */
+void zs_modules_init(const struct zs_config *conf, const struct zs_pool *pool);
+void zs_modules_exit(void);
+/* The WSGI adapter, or NULL when its module is not loaded. */
+const struct zs_adapter *zs_modules_wsgi(void);
+
 /* http1.c */
 enum zs_head_result { HEAD_INCOMPLETE, HEAD_COMPLETE, HEAD_ERROR };
 enum zs_head_result zs_http1_scan_head(struct zs_conn *c, int *status);

@@ -81,6 +81,13 @@ struct zs_adapter_module {
     int (*init)(const struct zs_config *conf, const struct zs_pool *pool);
     /* Runs when the worker stops, after its last request. */
     void (*exit)(void);
+    /* Preloading (wsgi_preload): runs once in the pool's loader process,
+     * which then forks the workers; their init() finds the work done.
+     * Returns 0, or -1 when an application failed to load (logged). */
+    int (*preload)(const struct zs_config *conf, const struct zs_pool *pool);
+    /* Around each fork() of the loader. */
+    void (*fork_prepare)(void);
+    void (*fork_parent)(void);
 };
 
 /* ---- Implemented by the worker ---- */

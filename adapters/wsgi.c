@@ -628,7 +628,7 @@ wsgi_start(struct zs_app_io *io, const struct zs_app_request *req)
     wsgi_gil_take();
     app = wsgi_app_for(req->location);
     if (app == NULL) {
-        zs_log_error("client %s: wsgi_app \"%s\" is not loaded (see the error at the worker's start)",
+        zs_log_error("client %s: wsgi_app \"%s\" failed to load when the worker started (logged then): 500 until a reload",
                      zs_app_peer(io), req->location->loc_wsgi_app);
         goto fail;
     }
@@ -724,9 +724,19 @@ static PyTypeObject wsgi_request_type = {
     .tp_call = (ternaryfunc)request_call,
 };
 
+/* Set in the loader once the applications are imported, and so in every
+ * worker it forks. */
+static bool preloaded;
+
 static int
 wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
 {
+    if (preloaded) {
+        /* Forked with the GIL held by wsgi_fork_prepare(). */
+        PyOS_AfterFork_Child();
+        wsgi_gil_drop();
+        return 0;
+    }
     if (wsgi_python_init(conf, pool) == -1)
         return -1;
     wsgi_gil_take();
@@ -738,6 +748,33 @@ wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
     }
     wsgi_gil_drop();
     return 0;
+}
+
+/* A failed import fails the loader, and with it the start or the reload:
+ * the previous generation goes on serving. */
+static int
+wsgi_preload(const struct zs_config *conf, const struct zs_pool *pool)
+{
+    if (wsgi_init(conf, pool) == -1)
+        return -1;
+    if (!wsgi_all_loaded())
+        return -1;
+    preloaded = true;
+    return 0;
+}
+
+static void
+wsgi_fork_prepare(void)
+{
+    wsgi_gil_take();
+    PyOS_BeforeFork();
+}
+
+static void
+wsgi_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+    wsgi_gil_drop();
 }
 
 static void
@@ -767,4 +804,7 @@ __attribute__((visibility("default"))) const struct zs_adapter_module zs_module 
     .adapter = &wsgi_adapter,
     .init = wsgi_init,
     .exit = wsgi_exit,
+    .preload = wsgi_preload,
+    .fork_prepare = wsgi_fork_prepare,
+    .fork_parent = wsgi_fork_parent,
 };

@@ -29,6 +29,8 @@ int wsgi_python_init(const struct zs_config *conf, const struct zs_pool *pool);
 void wsgi_gil_take(void);
 void wsgi_gil_drop(void);
 void wsgi_python_exit(void);
+/* Whether every application of the pool imported. */
+bool wsgi_all_loaded(void);
 /* The application of a location, or NULL when it is not loaded. */
 const struct wsgi_app *wsgi_app_for(const struct zs_location *loc);
 /* Logs the pending Python exception with its traceback, one log line per

@@ -202,8 +202,7 @@ load_app(struct wsgi_app *app)
     if (app->callable != NULL)
         return;
     python_path_text(app->loc, path, sizeof(path));
-    zs_log_error("%s:%d: wsgi_app \"%s\" of location '%s' failed to load (python_path: %s); "
-                 "its requests get 500 until a reload",
+    zs_log_error("%s:%d: wsgi_app \"%s\" of location '%s' failed to load (python_path: %s)",
                  app->loc->loc_file, app->loc->loc_line, app->spec, app->loc->loc_title, path);
     snprintf(prefix, sizeof(prefix), "wsgi_app \"%s\": ", app->spec);
     wsgi_log_exception(prefix);
@@ -255,6 +254,15 @@ wsgi_python_exit(void)
     apps = NULL;
     loc_apps = NULL;
     app_count = loc_app_count = 0;
+}
+
+bool
+wsgi_all_loaded(void)
+{
+    for (size_t i = 0; i < app_count; i++)
+        if (apps[i].callable == NULL)
+            return false;
+    return true;
 }
 
 const struct wsgi_app *

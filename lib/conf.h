@@ -165,6 +165,7 @@ struct zs_pool {
     int pool_workers;            /* "auto" resolved to the number of online CPUs */
     long pool_max_requests;      /* 0: unlimited */
     int pool_worker_connections;
+    bool pool_wsgi_preload;      /* import WSGI applications once, before the workers fork */
 
     struct zs_listener **pool_listeners;
     size_t pool_listener_count;

@@ -134,6 +134,7 @@ dump_pool(const struct zs_pool *pool, FILE *out)
     fprintf(out, "    max_requests = %ld\n", pool->pool_max_requests);
     fprintf(out, "    worker_connections = %d\n", pool->pool_worker_connections);
     dump_bool(out, 4, "allow_root", pool->pool_allow_root);
+    dump_bool(out, 4, "wsgi_preload", pool->pool_wsgi_preload);
     fputs("}\n", out);
 }
 

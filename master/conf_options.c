@@ -321,6 +321,7 @@ static cfg_opt_t pool_opts[] = {
     CFG_INT_CB("max_requests", 0, CFGF_NONE, cb_count),
     CFG_INT_CB("worker_connections", ZS_WORKER_CONNECTIONS, CFGF_NONE, cb_count),
     CFG_BOOL_CB("allow_root", cfg_false, CFGF_NONE, cb_bool),
+    CFG_BOOL_CB("wsgi_preload", cfg_false, CFGF_NONE, cb_bool),
     CFG_END()
 };
 

@@ -170,6 +170,7 @@ build_pool(struct zs_pool *pool, cfg_t *pool_sec, cfg_t *root)
         pool->pool_allow_root = cfg_getbool(pool_sec, "allow_root");
         pool->pool_max_requests = cfg_getint(pool_sec, "max_requests");
         pool->pool_worker_connections = (int)cfg_getint(pool_sec, "worker_connections");
+        pool->pool_wsgi_preload = cfg_getbool(pool_sec, "wsgi_preload");
     } else {
         pool->pool_file = zs_conf_loading->conf->conf_file;
         pool->pool_worker_connections = ZS_WORKER_CONNECTIONS;

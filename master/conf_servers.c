@@ -109,14 +109,6 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
     /* Without a root, the implicit "/" of a server that has other locations returns 404. */
     if (root == NULL && loc_sec == NULL && srv->srv_location_count > 1)
         loc->loc_return_status = 404;
-    if (root == NULL && loc->loc_return_status == 0) {
-        if (loc_sec != NULL)
-            zs_conf_error_add(loc->loc_file, loc->loc_line,
-                              "location '%s' in server '%s': root is not set (set it in the location or in the server)",
-                              loc->loc_title, srv->srv_title);
-        else
-            zs_conf_error_add(loc->loc_file, loc->loc_line, "server '%s': root is not set", srv->srv_title);
-    }
     if (zs_conf_copy_list(zs_conf_inherit_from(loc_sec, srv_sec, "index"), "index", &loc->loc_index,
                           &loc->loc_index_count) == -1)
         return -1;
@@ -127,7 +119,18 @@ build_location(struct zs_location *loc, cfg_t *loc_sec, const struct zs_server *
     loc->loc_allow_dotfiles = cfg_getbool(zs_conf_inherit_from(loc_sec, srv_sec, "allow_dotfiles"), "allow_dotfiles");
     loc->loc_client_max_body_size =
         cfg_getint(zs_conf_inherit_from(loc_sec, srv_sec, "client_max_body_size"), "client_max_body_size");
-    return zs_conf_build_handler(loc, loc_sec, srv_sec);
+    if (zs_conf_build_handler(loc, loc_sec, srv_sec) == -1)
+        return -1;
+    /* A WSGI application serves no files, so it needs no root. */
+    if (root == NULL && loc->loc_return_status == 0 && loc->loc_handler != ZS_HANDLER_WSGI) {
+        if (loc_sec != NULL)
+            zs_conf_error_add(loc->loc_file, loc->loc_line,
+                              "location '%s' in server '%s': root is not set (set it in the location or in the server)",
+                              loc->loc_title, srv->srv_title);
+        else
+            zs_conf_error_add(loc->loc_file, loc->loc_line, "server '%s': root is not set", srv->srv_title);
+    }
+    return 0;
 }
 
 /* Tells whether a location title is the prefix "/" (plain or "^~"). */

@@ -50,6 +50,15 @@ int zs_apps_open(struct zs_config *conf);
 void zs_apps_close(struct zs_config *conf, bool unlink_paths);
 pid_t zs_app_spawn(const struct zs_app *app);
 
+/* preload.c */
+/* The loader's life: preload the pool's applications, report on fd, then
+ * fork a worker for each channel the master sends. Never returns. */
+void zs_loader_main(const struct zs_config *conf, const struct zs_pool *pool, int fd) __attribute__((noreturn));
+/* Master side: waits until the loader has preloaded. Returns 0 or -1 (logged). */
+int zs_loader_wait_ready(int fd, const char *pool_name);
+/* Master side: has the loader fork a worker on channel. Returns its pid, or -1 (logged). */
+pid_t zs_loader_spawn(int fd, int channel, const char *pool_name);
+
 /* signal_send.c */
 int zs_signal_send(const struct zs_config *conf, const char *action);
 

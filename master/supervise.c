@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +37,8 @@ struct generation {
     int64_t *app_respawn_at;     /* back-off per app */
     int64_t *app_backoff;
     bool apps_stopping;
+    pid_t *loader_pid;           /* per pool: the preloading process, or 0 */
+    int *loader_fd;              /* per pool: the master's end of its socket, or -1 */
     struct generation *next;
 };
 
@@ -83,10 +86,13 @@ generation_free(struct generation *g)
     free(g->backoff);
     free(g->app_respawn_at);
     free(g->app_backoff);
+    free(g->loader_pid);
+    free(g->loader_fd);
     free(g);
 }
 
 static void apps_stop(struct generation *g, int sig);
+static void loaders_stop(struct generation *g);
 
 static struct generation *
 generation_new(struct zs_config *conf)
@@ -100,11 +106,15 @@ generation_new(struct zs_config *conf)
     g->backoff = calloc(conf->pool_count, sizeof(int64_t));
     g->app_respawn_at = calloc(conf->app_count + 1, sizeof(int64_t));
     g->app_backoff = calloc(conf->app_count + 1, sizeof(int64_t));
+    g->loader_pid = calloc(conf->pool_count + 1, sizeof(pid_t));
+    g->loader_fd = malloc((conf->pool_count + 1) * sizeof(int));
     if (g->extra == NULL || g->respawn_at == NULL || g->backoff == NULL || g->app_respawn_at == NULL
-        || g->app_backoff == NULL) {
+        || g->app_backoff == NULL || g->loader_pid == NULL || g->loader_fd == NULL) {
         generation_free(g);
         return NULL;
     }
+    for (size_t i = 0; i < conf->pool_count; i++)
+        g->loader_fd[i] = -1;
     g->conf = conf;
     g->id = ++m.next_gen_id;
     g->next = m.gens;
@@ -131,6 +141,7 @@ generations_collect(void)
             continue;
         }
         *pp = g->next;
+        loaders_stop(g);
         zs_listeners_close(g->conf, false);
         zs_apps_close(g->conf, false);
         zs_files_close(g->conf);
@@ -158,16 +169,15 @@ pool_running(const struct generation *g, size_t pool)
     return n;
 }
 
-/* Runs in the new child: keeps only its own pool's sockets, drops
- * privileges and enters the worker loop. Never returns. */
+/* Runs in a new child that will serve a pool (a worker, or the loader that
+ * forks its workers): keeps only the pool's sockets, roots and logs, and
+ * drops privileges. */
 static void
-worker_child(struct generation *g, size_t pool, int channel)
+child_isolate(struct generation *g, size_t pool, const char *role)
 {
     const struct zs_pool *p = &g->conf->pools[pool];
     sigset_t none;
-    char role[16];
 
-    snprintf(role, sizeof(role), "worker");
     zs_log_set_role(role);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -189,10 +199,21 @@ worker_child(struct generation *g, size_t pool, int channel)
         if (g->conf->listeners[i].lis_pool != p && g->conf->listeners[i].lis_fd != -1)
             close(g->conf->listeners[i].lis_fd);
     zs_files_close_except(g->conf, p);
+    for (struct generation *other = m.gens; other != NULL; other = other->next)
+        for (size_t i = 0; i < other->conf->pool_count; i++)
+            if (other->loader_fd[i] != -1)
+                close(other->loader_fd[i]);
 
     if (zs_privdrop(p) == -1)
         _exit(2);
-    int status = zs_worker_main(g->conf, p, channel);
+}
+
+/* Runs in the new child: enters the worker loop. Never returns. */
+static void
+worker_child(struct generation *g, size_t pool, int channel)
+{
+    child_isolate(g, pool, "worker");
+    int status = zs_worker_main(g->conf, &g->conf->pools[pool], channel);
 #ifdef __SANITIZE_ADDRESS__
     /* _exit() skips LeakSanitizer's check at exit, and a worker's leaks
      * (per request, per connection) are the ones that matter. */
@@ -226,9 +247,11 @@ worker_spawn(struct generation *g, size_t pool)
         zs_log_syserr("pool %s: socketpair failed", g->conf->pools[pool].pool_name);
         return -1;
     }
-    pid_t pid = fork();
+    pid_t pid = g->loader_fd[pool] != -1 ? zs_loader_spawn(g->loader_fd[pool], sv[1], g->conf->pools[pool].pool_name)
+                                         : fork();
     if (pid == -1) {
-        zs_log_syserr("pool %s: fork failed", g->conf->pools[pool].pool_name);
+        if (g->loader_fd[pool] == -1)
+            zs_log_syserr("pool %s: fork failed", g->conf->pools[pool].pool_name);
         close(sv[0]);
         close(sv[1]);
         return -1;
@@ -264,6 +287,104 @@ workers_stop_all(struct generation *only, int sig)
     for (size_t i = 0; i < m.proc_count; i++)
         if ((only == NULL || m.procs[i].gen == only) && m.procs[i].app == NULL)
             worker_stop(&m.procs[i], sig);
+}
+
+/* ---- preloading ---- */
+
+static void
+loader_close(struct generation *g, size_t pool)
+{
+    if (g->loader_fd[pool] != -1)
+        close(g->loader_fd[pool]);
+    g->loader_fd[pool] = -1;
+}
+
+static int
+loader_start(struct generation *g, size_t pool)
+{
+    const char *name = g->conf->pools[pool].pool_name;
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+        zs_log_syserr("pool %s: socketpair failed", name);
+        return -1;
+    }
+    pid = fork();
+    if (pid == -1) {
+        zs_log_syserr("pool %s: fork failed", name);
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        child_isolate(g, pool, "loader");
+        zs_loader_main(g->conf, &g->conf->pools[pool], sv[1]);
+    }
+    close(sv[1]);
+    g->loader_pid[pool] = pid;
+    g->loader_fd[pool] = sv[0];
+    zs_log_info("pool %s: started preloading process %d", name, (int)pid);
+    if (zs_loader_wait_ready(sv[0], name) == -1) {
+        loader_close(g, pool);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stops a generation's loaders: end of file on its socket ends a loader. */
+static void
+loaders_stop(struct generation *g)
+{
+    for (size_t pool = 0; pool < g->conf->pool_count; pool++)
+        loader_close(g, pool);
+}
+
+/* Starts the loader of every pool with wsgi_preload, each importing its
+ * applications before the first worker forks. Returns -1 when one failed:
+ * the generation must not start. */
+static int
+loaders_start(struct generation *g)
+{
+    static bool subreaper;
+
+    for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
+        if (!zs_modules_preload_wanted(g->conf, &g->conf->pools[pool]) || g->conf->pools[pool].pool_listener_count == 0)
+            continue;
+        /* Workers forked through a middle process come back to the master. */
+        if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) {
+            zs_log_syserr("preloading needs PR_SET_CHILD_SUBREAPER");
+            loaders_stop(g);
+            return -1;
+        }
+        subreaper = true;
+        if (loader_start(g, pool) == -1) {
+            loaders_stop(g);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A loader that dies is logged; its pool's workers then import the
+ * applications themselves. Returns true when pid was a loader. */
+static bool
+loader_reaped(pid_t pid, int status)
+{
+    for (struct generation *g = m.gens; g != NULL; g = g->next) {
+        for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
+            if (g->loader_pid[pool] != pid)
+                continue;
+            g->loader_pid[pool] = 0;
+            if (g->loader_fd[pool] != -1)
+                zs_log_error("pool %s: preloading process %d ended (status %d); new workers import the applications themselves",
+                             g->conf->pools[pool].pool_name, (int)pid, status);
+            loader_close(g, pool);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- managed apps ---- */
@@ -401,6 +522,8 @@ workers_reap(void)
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (loader_reaped(pid, status))
+            continue;
         for (size_t i = 0; i < m.proc_count; i++) {
             struct worker_proc *w = &m.procs[i];
             if (w->pid != pid)
@@ -528,6 +651,16 @@ master_reload(void)
         zs_log_error("reload failed: out of memory");
         return -1;
     }
+    if (loaders_start(g) == -1) {
+        m.gens = g->next;
+        generation_free(g);
+        zs_listeners_open(old, conf);
+        zs_apps_close(conf, false);
+        zs_files_close(conf);
+        zs_conf_free(conf);
+        zs_log_error("reload failed, still running the previous configuration");
+        return -1;
+    }
     if (!m.foreground && strcmp(conf->error_log, old->error_log) != 0 && zs_log_open(conf->error_log) == -1)
         zs_log_syserr("error log %s: open failed, keeping %s", conf->error_log, zs_log_dest());
     zs_log_set_level(conf->log_level);
@@ -538,6 +671,7 @@ master_reload(void)
     if (strcmp(conf->pid_file, prev->conf->pid_file) != 0 && zs_pidfile_write(conf->pid_file) == 0)
         zs_pidfile_remove(prev->conf->pid_file);
     workers_maintain();
+    loaders_stop(prev);
     workers_stop_all(prev, SIGQUIT);
     /* Only the addresses the new configuration dropped are still open here;
      * their unix socket files go too. */
@@ -801,8 +935,14 @@ zs_master_run(struct zs_config *conf, bool foreground)
 
     master_signals_block(&set);
     m.current = generation_new(conf);
-    if (m.current == NULL)
+    if (m.current == NULL || loaders_start(m.current) == -1) {
+        if (!foreground)
+            daemon_start_failed();
+        zs_listeners_close(conf, true);
+        zs_apps_close(conf, true);
+        zs_pidfile_remove(conf->pid_file);
         return 1;
+    }
     zs_log_notice("zserver " PACKAGE_VERSION " started, configuration %s", conf->conf_file);
     workers_maintain();
     if (ready_fd != -1) {
@@ -814,6 +954,7 @@ zs_master_run(struct zs_config *conf, bool foreground)
 
     master_loop(&set);
 
+    loaders_stop(m.current);
     zs_listeners_close(m.current->conf, true);
     zs_apps_close(m.current->conf, true);
     zs_pidfile_remove(m.current->conf->pid_file);

@@ -54,9 +54,42 @@ zs_modules_init(const struct zs_config *conf, const struct zs_pool *pool)
 {
     if (conf->wsgi_module == NULL || !pool_uses(conf, pool, ZS_HANDLER_WSGI))
         return;
-    wsgi_module = module_load(conf->wsgi_module);
+    /* A worker forked by a loader has the module loaded already. */
+    if (wsgi_module == NULL)
+        wsgi_module = module_load(conf->wsgi_module);
     if (wsgi_module != NULL && wsgi_module->init(conf, pool) == -1)
         wsgi_module = NULL;
+}
+
+int
+zs_modules_preload(const struct zs_config *conf, const struct zs_pool *pool)
+{
+    if (conf->wsgi_module == NULL || !pool_uses(conf, pool, ZS_HANDLER_WSGI))
+        return 0;
+    wsgi_module = module_load(conf->wsgi_module);
+    if (wsgi_module == NULL)
+        return -1;
+    return wsgi_module->preload(conf, pool);
+}
+
+void
+zs_modules_fork_prepare(void)
+{
+    if (wsgi_module != NULL)
+        wsgi_module->fork_prepare();
+}
+
+void
+zs_modules_fork_parent(void)
+{
+    if (wsgi_module != NULL)
+        wsgi_module->fork_parent();
+}
+
+bool
+zs_modules_preload_wanted(const struct zs_config *conf, const struct zs_pool *pool)
+{
+    return pool->pool_wsgi_preload && conf->wsgi_module != NULL && pool_uses(conf, pool, ZS_HANDLER_WSGI);
 }
 
 void

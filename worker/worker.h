@@ -243,6 +243,11 @@ void zs_modules_init(const struct zs_config *conf, const struct zs_pool *pool);
 void zs_modules_exit(void);
 /* The WSGI adapter, or NULL when its module is not loaded. */
 const struct zs_adapter *zs_modules_wsgi(void);
+/* Preloading, in the loader process (master/preload.c). */
+bool zs_modules_preload_wanted(const struct zs_config *conf, const struct zs_pool *pool);
+int zs_modules_preload(const struct zs_config *conf, const struct zs_pool *pool);
+void zs_modules_fork_prepare(void);
+void zs_modules_fork_parent(void);
 
 /* http1.c */
 enum zs_head_result { HEAD_INCOMPLETE, HEAD_COMPLETE, HEAD_ERROR };

@@ -66,3 +66,18 @@ def test_bundled_site_cgi_and_php(server):
     assert body.startswith(b"Hello, tester, from PHP 8.")
     assert b"\nSCRIPT_NAME=/app/hello.php\n" in body
     assert fetch(server, "/app/missing.php")[0] == 404
+
+
+def test_bundled_site_wsgi(server):
+    start_bundled(server)
+    status, headers, body, _ = fetch(server, "/py/hello?name=<tester>")
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert headers["content-length"] == str(len(body))
+    assert b"<h1>Hello, &lt;tester&gt;!</h1>" in body
+    assert b"<tr><td>SCRIPT_NAME</td><td>/py</td></tr><tr><td>PATH_INFO</td><td>/hello</td></tr>" in body
+    data = server.request(b"POST /py/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                          b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 12\r\n\r\n"
+                          b"name=visitor")
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"<h1>Hello, visitor!</h1>" in data

@@ -173,10 +173,13 @@ def test_python_home_virtualenv(server):
     assert os.path.isdir(site), "the venv module of Debian's python3 made no site-packages"
     with open(os.path.join(site, "venv_only.py"), "w") as f:
         f.write("WHERE = 'from the virtualenv'\n")
+    # bin/python3 links to the system's interpreter: leave links alone.
     for dirpath, dirnames, filenames in os.walk(venv):
         os.chmod(dirpath, 0o755)
         for name in filenames:
-            os.chmod(os.path.join(dirpath, name), 0o644)
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o644)
     os.makedirs(os.path.join(server.dir, "py"), exist_ok=True)
     os.chmod(os.path.join(server.dir, "py"), 0o755)
     with open(os.path.join(server.dir, "py", "venvapp.py"), "w") as f:

@@ -120,10 +120,15 @@ void zs_app_fail(struct zs_app_io *io, int status);
  * right after a head with a Content-Length: returns -1 otherwise (fd left
  * open), else 0. */
 int zs_app_sendfile(struct zs_app_io *io, int fd, int64_t offset, int64_t len);
-/* Writes queued output to the client now, waiting up to send_timeout, until
- * less than half of the pause threshold remains queued. For adapters that
- * cannot wait for resume() (WSGI's write()). Returns 0, or -1 when the client
- * is gone or too slow: the response is then cut short. */
+/* Writes queued output to the client now, as far as the socket takes it
+ * without waiting, so that a piece an application streams goes out before
+ * it produces the next. Returns 1 when all is written; 0 when some is left,
+ * and resume() comes once the client has taken it; -1 when the client is
+ * gone: the response is then cut short. */
+int zs_app_flush(struct zs_app_io *io);
+/* Writes all queued output to the client now, waiting up to send_timeout.
+ * For adapters that cannot wait for resume() (WSGI's write()). Returns 0,
+ * or -1 when the client is gone or too slow: the response is then cut short. */
 int zs_app_drain(struct zs_app_io *io);
 /* A local redirect (RFC 3875 6.2.2): the worker serves path as a GET instead. */
 void zs_app_redirect_local(struct zs_app_io *io, const char *path, size_t len);

@@ -301,9 +301,12 @@ split_at_mount_point(const struct zs_app_request *req, struct zs_cgi_script *out
     }
     if (mount_len > 0 && loc->loc_path[mount_len - 1] == '/')
         mount_len--;
-    /* NOTE: a prefix without a trailing slash also matches a longer name, so
-     * "/app" gives "/application" a PATH_INFO of "lication" that does not
-     * start with '/' as RFC 3875 4.1.5 expects. */
+    /* A prefix without a trailing slash also matches a longer name: "/app"
+     * matches "/application". That is not below the mount point, and a
+     * PATH_INFO of "lication" would let "/appadmin" reach the application's
+     * "/admin" past a location that guards "/app/admin". */
+    else if (req->path_len > mount_len && req->path[mount_len] != '/')
+        return 404;
     script_set(out, req->path, mount_len, req->path_len);
     return 0;
 }

@@ -20,6 +20,10 @@
 #include "adapters/cgi_env.h"
 #include "lib/log.h"
 
+/* Pieces and bytes of a response sent in one go before the worker's other
+ * connections get their turn. */
+#define PUMP_PIECES 64
+#define PUMP_BYTES (256 * 1024)
 /* Response headers kept on the stack; more take one allocation. */
 #define HEAD_HEADERS_STACK 32
 /* Environment keys kept interned by position, for the usual variables. */
@@ -29,7 +33,7 @@
 /* One request: the adapter's state, and the start_response callable that
  * the application gets. Python code may keep a reference after the request
  * is over; io is NULL from then on. */
-typedef struct {
+typedef struct wsgi_request_s {
     PyObject_HEAD
     struct zs_app_io *io;
     const struct wsgi_app *app;
@@ -41,8 +45,12 @@ typedef struct {
     PyObject *iter;              /* its iterator, once iteration started */
     Py_ssize_t next_index;       /* list and tuple results are indexed, not iterated */
     int64_t content_length;      /* declared by the application, or -1 */
+    int status_code;
+    bool head_request;           /* HEAD: the response has no body */
     bool head_sent;
     bool closed;                 /* result.close() was called */
+    bool yielded;                /* waits in the yield list for its next turn */
+    struct wsgi_request_s *next_yielded;
 } wsgi_request;
 
 static PyTypeObject wsgi_request_type;
@@ -56,6 +64,12 @@ static struct {
 } key_cache[KEY_CACHE_SIZE];
 
 static void request_pump(wsgi_request *r);
+
+/* Requests whose iteration gave way to other connections, resumed by a
+ * timer: a timer runs after the loop has polled for I/O, where a fed event
+ * would run before it. */
+static wsgi_request *yielded_first;
+static ev_timer yield_timer;
 
 /* ---- Log lines ---- */
 
@@ -136,13 +150,12 @@ environ_split(const struct zs_app_request *req, struct zs_cgi_script *script)
 
 /* PEP 3333's native strings: each byte of a variable is one character (latin-1). */
 static PyObject *
-environ_build(const struct zs_app_request *req)
+environ_build(const struct zs_app_request *req, const struct zs_cgi_script *script)
 {
     static struct zs_cgi_env env;    /* its storage is reused by the next request */
-    struct zs_cgi_script script;
     PyObject *environ;
 
-    if (environ_split(req, &script) != 0 || zs_cgi_env_build(&env, req, &script) == -1) {
+    if (zs_cgi_env_build(&env, req, script) == -1) {
         PyErr_SetString(PyExc_RuntimeError, "building the CGI variables failed");
         return NULL;
     }
@@ -214,8 +227,9 @@ check_status(PyObject *status)
     }
     s = PyUnicode_1BYTE_DATA(status);
     len = PyUnicode_GET_LENGTH(status);
-    if (len < 4 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' || s[3] != ' '
-        || !header_value_valid(s, len)) {
+    /* PEP 3333 asks for a reason phrase; like gunicorn, "200" alone is taken. */
+    if (len < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9'
+        || (len > 3 && s[3] != ' ') || !header_value_valid(s, len)) {
         PyErr_Format(PyExc_ValueError, "start_response: invalid status %R (expected \"200 OK\": a code from 200 to 599, "
                      "a space and a reason)", status);
         return -1;
@@ -384,8 +398,8 @@ request_send_head(wsgi_request *r, int64_t length_hint)
         };
     }
     r->head_sent = true;
-    zs_app_head(r->io, atoi((const char *)PyUnicode_1BYTE_DATA(r->status)), out, n,
-                r->content_length >= 0 ? r->content_length : length_hint);
+    r->status_code = atoi((const char *)PyUnicode_1BYTE_DATA(r->status));
+    zs_app_head(r->io, r->status_code, out, n, r->content_length >= 0 ? r->content_length : length_hint);
     if (out != stack)
         free(out);
     return 0;
@@ -406,10 +420,13 @@ request_write(wsgi_request *r, PyObject *data)
     }
     if (!r->head_sent && request_send_head(r, -1) == -1)
         return NULL;
-    if (PyBytes_GET_SIZE(data) > 0 && zs_app_body(r->io, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data)) == 0
-        && zs_app_drain(r->io) == -1) {
-        PyErr_SetString(PyExc_OSError, "write: the client is gone or stopped reading");
-        return NULL;
+    /* PEP 3333: the block is sent before write() returns. */
+    if (PyBytes_GET_SIZE(data) > 0) {
+        zs_app_body(r->io, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
+        if (zs_app_drain(r->io) == -1) {
+            PyErr_SetString(PyExc_OSError, "write: the client is gone or stopped reading");
+            return NULL;
+        }
     }
     Py_RETURN_NONE;
 }
@@ -418,8 +435,23 @@ request_write(wsgi_request *r, PyObject *data)
 
 /* The request is over for the adapter: no zs_app_* call after this. */
 static void
+request_unyield(wsgi_request *r)
+{
+    if (!r->yielded)
+        return;
+    for (wsgi_request **pp = &yielded_first; *pp != NULL; pp = &(*pp)->next_yielded) {
+        if (*pp == r) {
+            *pp = r->next_yielded;
+            break;
+        }
+    }
+    r->yielded = false;
+}
+
+static void
 request_detach(wsgi_request *r)
 {
+    request_unyield(r);
     r->io = NULL;
     Py_CLEAR(r->iter);
     Py_CLEAR(r->result);
@@ -471,7 +503,9 @@ request_finish(wsgi_request *r)
 {
     struct zs_app_io *io = r->io;
 
-    if (!r->head_sent && request_send_head(r, 0) == -1) {
+    /* Nothing was produced: the body is empty, unless this is HEAD, whose
+     * empty body says nothing about the length. */
+    if (!r->head_sent && request_send_head(r, r->head_request ? -1 : 0) == -1) {
         request_fail(r, "failed");
         return;
     }
@@ -563,15 +597,62 @@ result_next(wsgi_request *r)
     return PyIter_Next(r->iter);
 }
 
-/* Sends pieces of the result until it ends or the client falls behind. */
+static void
+yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    wsgi_request *list = yielded_first;
+
+    yielded_first = NULL;
+    wsgi_gil_take();
+    while (list != NULL) {
+        wsgi_request *r = list;
+        list = r->next_yielded;
+        r->yielded = false;
+        request_pump(r);
+    }
+    wsgi_gil_drop();
+}
+
+/* Lets the worker serve its other connections before the next piece. */
+static void
+request_yield(wsgi_request *r)
+{
+    r->yielded = true;
+    r->next_yielded = yielded_first;
+    yielded_first = r;
+    if (!ev_is_active(&yield_timer)) {
+        ev_timer_set(&yield_timer, 0., 0.);
+        ev_timer_start(zs_app_loop(), &yield_timer);
+    }
+}
+
+/* No body goes to the client: HEAD, 1xx, 204 and 304. */
+static bool
+request_has_body(const wsgi_request *r)
+{
+    return !r->head_request && r->status_code != 204 && r->status_code != 304;
+}
+
+/* Sends pieces of the result until it ends, the client falls behind (then
+ * resume() comes), or the turn is over (then the yield timer comes). A
+ * computed list goes out in one write; a generator's pieces each go out as
+ * they come, since the next one may take a while. */
 static void
 request_pump(wsgi_request *r)
 {
-    for (;;) {
-        PyObject *item = result_next(r);
+    bool streamed = !PyList_CheckExact(r->result) && !PyTuple_CheckExact(r->result);
+    size_t bytes = 0;
+
+    for (int pieces = 0;; pieces++) {
+        PyObject *item;
         Py_ssize_t len;
         int more;
 
+        if (pieces == PUMP_PIECES || bytes >= PUMP_BYTES) {
+            request_yield(r);
+            return;
+        }
+        item = result_next(r);
         if (item == NULL) {
             if (PyErr_Occurred())
                 request_fail(r, "raised while iterating its response");
@@ -595,8 +676,23 @@ request_pump(wsgi_request *r)
             request_fail(r, "failed");
             return;
         }
+        if (!request_has_body(r)) {
+            Py_DECREF(item);
+            request_finish(r);   /* the rest would be dropped: do not compute it */
+            return;
+        }
         more = zs_app_body(r->io, PyBytes_AS_STRING(item), (size_t)len);
         Py_DECREF(item);
+        bytes += (size_t)len;
+        if (streamed) {
+            more = zs_app_flush(r->io);
+            if (more == -1) {
+                request_close_result(r);
+                zs_app_end(r->io, false);    /* the client is gone */
+                request_detach(r);
+                return;
+            }
+        }
         if (!more)
             return;              /* resume() comes when the client has caught up */
     }
@@ -623,8 +719,14 @@ static void *
 wsgi_start(struct zs_app_io *io, const struct zs_app_request *req)
 {
     const struct wsgi_app *app;
+    struct zs_cgi_script script;
+    int status = environ_split(req, &script);
     wsgi_request *r;
 
+    if (status != 0) {
+        zs_app_fail(io, status);
+        return NULL;
+    }
     wsgi_gil_take();
     app = wsgi_app_for(req->location);
     if (app == NULL) {
@@ -640,9 +742,12 @@ wsgi_start(struct zs_app_io *io, const struct zs_app_request *req)
     r->status = r->headers = r->result = r->iter = NULL;
     r->next_index = 0;
     r->content_length = -1;
-    r->head_sent = r->closed = false;
+    r->status_code = 0;
+    r->head_request = strcmp(req->method, "HEAD") == 0;
+    r->head_sent = r->closed = r->yielded = false;
+    r->next_yielded = NULL;
     r->input = wsgi_input_new(req->content_length, zs_app_config()->client_body_temp_path);
-    r->environ = r->input != NULL ? environ_build(req) : NULL;
+    r->environ = r->input != NULL ? environ_build(req, &script) : NULL;
     if (r->environ == NULL || PyDict_SetItem(r->environ, key_input, r->input) == -1) {
         request_log_exception(r, "could not start");
         r->io = NULL;
@@ -731,6 +836,7 @@ static bool preloaded;
 static int
 wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
 {
+    ev_timer_init(&yield_timer, yield_cb, 0., 0.);
     if (preloaded) {
         /* Forked with the GIL held by wsgi_fork_prepare(). */
         PyOS_AfterFork_Child();

@@ -135,6 +135,21 @@ extend_sys_path(void)
     return 0;
 }
 
+/* A crash in an extension module (or Python itself) dumps the Python
+ * stacks into the error log, which is where the worker's death is logged. */
+static void
+enable_faulthandler(void)
+{
+    PyObject *module = PyImport_ImportModule("faulthandler");
+    PyObject *r = NULL;
+
+    if (module != NULL && zs_log_fd() >= 0)
+        r = PyObject_CallMethod(module, "enable", "(ii)", zs_log_fd(), 1);
+    Py_XDECREF(r);
+    Py_XDECREF(module);
+    PyErr_Clear();
+}
+
 static int
 redirect_output(void)
 {
@@ -227,6 +242,7 @@ wsgi_python_init(const struct zs_config *conf, const struct zs_pool *pool)
         Py_FinalizeEx();
         return -1;
     }
+    enable_faulthandler();
     traceback = PyImport_ImportModule("traceback");
     if (traceback != NULL) {
         format_exception = PyObject_GetAttrString(traceback, "format_exception");

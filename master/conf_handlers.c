@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -232,6 +233,40 @@ build_split_path_info(struct zs_location *loc, const char *source)
     return loc->loc_split_path_info_source != NULL ? 0 : -1;
 }
 
+static bool
+is_directory(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Python would start without the virtualenv, silently, from a python_home
+ * it cannot use: a missing directory, or one made by another Python. */
+static void
+check_python_home_dir(cfg_t *sec, const char *home)
+{
+    char path[PATH_MAX];
+
+    if (!is_directory(home)) {
+        zs_conf_opt_error(sec, "python_home", "python_home '%s': no such directory", home);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
+    if (access(path, F_OK) != 0) {
+        zs_conf_opt_error(sec, "python_home", "python_home '%s' is not a virtualenv (no pyvenv.cfg): "
+                          "make one with /usr/bin/python3 -m venv", home);
+        return;
+    }
+#ifdef ZS_PYTHON_VERSION
+    snprintf(path, sizeof(path), "%s/lib/python%s", home, ZS_PYTHON_VERSION);
+    if (!is_directory(path))
+        zs_conf_opt_error(sec, "python_home", "python_home '%s' belongs to another Python (no lib/python%s): "
+                          "ZServer runs Python %s; make the virtualenv with /usr/bin/python3 -m venv",
+                          home, ZS_PYTHON_VERSION, ZS_PYTHON_VERSION);
+#endif
+}
+
 /* Paths of python_path and python_home are resolved against the main file's directory. */
 static int
 build_wsgi(struct zs_location *loc, cfg_t *handler_sec, cfg_t *loc_sec, cfg_t *srv_sec)
@@ -246,6 +281,8 @@ build_wsgi(struct zs_location *loc, cfg_t *handler_sec, cfg_t *loc_sec, cfg_t *s
         return -1;
     if (home != NULL && (loc->loc_python_home = zs_conf_path(home)) == NULL)
         return zs_conf_out_of_memory();
+    if (loc->loc_python_home != NULL)
+        check_python_home_dir(home_sec, loc->loc_python_home);
     loc->loc_python_path = calloc(n + 1, sizeof(char *));
     if (loc->loc_python_path == NULL)
         return zs_conf_out_of_memory();

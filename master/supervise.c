@@ -299,6 +299,27 @@ loader_close(struct generation *g, size_t pool)
     g->loader_fd[pool] = -1;
 }
 
+/* Reaps a loader that failed to start, or kills one that took too long,
+ * and says which: a crash in an extension module leaves no Python error. */
+static void
+loader_end(pid_t pid, const char *name)
+{
+    int status;
+
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        usleep(100 * 1000);
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+    }
+    if (WIFSIGNALED(status))
+        zs_log_error("pool %s: preloading process %d killed by signal %d (%s)", name, (int)pid,
+                     WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        zs_log_error("pool %s: preloading process %d exited with status %d", name, (int)pid, WEXITSTATUS(status));
+}
+
 static int
 loader_start(struct generation *g, size_t pool)
 {
@@ -328,6 +349,8 @@ loader_start(struct generation *g, size_t pool)
     zs_log_info("pool %s: started preloading process %d", name, (int)pid);
     if (zs_loader_wait_ready(sv[0], name) == -1) {
         loader_close(g, pool);
+        loader_end(pid, name);
+        g->loader_pid[pool] = 0;
         return -1;
     }
     return 0;
@@ -377,9 +400,14 @@ loader_reaped(pid_t pid, int status)
             if (g->loader_pid[pool] != pid)
                 continue;
             g->loader_pid[pool] = 0;
-            if (g->loader_fd[pool] != -1)
-                zs_log_error("pool %s: preloading process %d ended (status %d); new workers import the applications themselves",
-                             g->conf->pools[pool].pool_name, (int)pid, status);
+            if (g->loader_fd[pool] != -1 && WIFSIGNALED(status))
+                zs_log_error("pool %s: preloading process %d killed by signal %d (%s); new workers import "
+                             "the applications themselves", g->conf->pools[pool].pool_name, (int)pid,
+                             WTERMSIG(status), strsignal(WTERMSIG(status)));
+            else if (g->loader_fd[pool] != -1)
+                zs_log_error("pool %s: preloading process %d exited with status %d; new workers import "
+                             "the applications themselves", g->conf->pools[pool].pool_name, (int)pid,
+                             WEXITSTATUS(status));
             loader_close(g, pool);
             return true;
         }

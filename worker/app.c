@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -533,13 +534,57 @@ zs_app_sendfile(struct zs_app_io *io, int fd, int64_t offset, int64_t len)
     return 0;
 }
 
+/* Streamed pieces go out as they come: Nagle's algorithm would hold a
+ * small one back until the previous one is acknowledged. */
+static void
+app_nodelay(struct zs_conn *c)
+{
+    int one = 1;
+
+    if (c->nodelay)
+        return;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->nodelay = true;
+}
+
+int
+zs_app_flush(struct zs_app_io *io)
+{
+    struct zs_conn *c = app_conn(io);
+
+    app_nodelay(c);
+    while (!c->app.failed_after_head && c->wpos < c->wlen) {
+        ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->wpos += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->app.paused = true;
+            app_schedule(c);
+            return 0;
+        }
+        c->app.failed_after_head = true;
+    }
+    if (c->app.failed_after_head) {
+        app_schedule(c);
+        return -1;
+    }
+    c->wpos = c->wlen = 0;
+    c->app.paused = false;
+    return 1;
+}
+
 int
 zs_app_drain(struct zs_app_io *io)
 {
     struct zs_conn *c = app_conn(io);
     struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 
-    while (!c->app.failed_after_head && c->wlen - c->wpos >= APP_OUT_HIGH / 2) {
+    app_nodelay(c);
+    while (!c->app.failed_after_head && c->wpos < c->wlen) {
         ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
         if (n > 0) {
             c->wpos += (size_t)n;
@@ -656,6 +701,10 @@ zs_app_release(struct zs_conn *c)
     if (c->app.state != NULL)
         c->app.adapter->abort(c->app.state);
     c->app.state = NULL;
+    /* A response cut short by the client or a timeout is logged, as a
+     * static download is. */
+    if (c->app.head_sent && !c->app.logged)
+        zs_accesslog_write(c);
     app_spool_close(c);
     app_reset(c);
 }
@@ -805,6 +854,7 @@ app_try_finish(struct zs_conn *c)
     if (c->app.incomplete || c->app.failed_after_head) {
         /* The client must see that the body is cut short: close without lingering. */
         zs_accesslog_write(c);
+        c->app.logged = true;
         zs_conn_close(c);
         return false;
     }

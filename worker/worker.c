@@ -37,6 +37,11 @@ accept_ready(const struct zs_listener *lis)
         struct sockaddr_storage sa;
         socklen_t salen = sizeof(sa);
 
+        /* The connection just accepted may have reached max_requests,
+         * and draining closes the listening sockets. */
+        if (zs_w.draining)
+            return;
+
         if (zs_w.conn_count >= (unsigned)zs_w.pool->pool_worker_connections) {
             zs_log_warn("pool %s: worker_connections limit of %d reached",
                         zs_w.pool->pool_name, zs_w.pool->pool_worker_connections);
@@ -60,7 +65,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct epoll_event evs[16];
 
     int n = epoll_wait(zs_w.accept_epfd, evs, 16, 0);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && !zs_w.draining; i++)
         accept_ready(zs_w.pool->pool_listeners[evs[i].data.u32]);
 }
 

@@ -117,6 +117,7 @@ struct zs_conn_app {
     struct zs_header *headers;
     size_t header_count;
     bool head_sent;
+    bool logged;                 /* the access log has the response's line */
     bool ended;                  /* zs_app_end, zs_app_fail or a redirect came */
     bool incomplete;             /* the body is cut short: close the connection */
     bool failed_after_head;

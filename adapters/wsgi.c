@@ -227,7 +227,7 @@ check_status(PyObject *status)
     }
     s = PyUnicode_1BYTE_DATA(status);
     len = PyUnicode_GET_LENGTH(status);
-    /* PEP 3333 asks for a reason phrase; like gunicorn, "200" alone is taken. */
+    /* PEP 3333 requires a reason phrase; like gunicorn, a bare "200" is accepted. */
     if (len < 3 || s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9'
         || (len > 3 && s[3] != ' ') || !header_value_valid(s, len)) {
         PyErr_Format(PyExc_ValueError, "start_response: invalid status %R (expected \"200 OK\": a code from 200 to 599, "
@@ -504,7 +504,7 @@ request_finish(wsgi_request *r)
     struct zs_app_io *io = r->io;
 
     /* Nothing was produced: the body is empty, unless this is HEAD, whose
-     * empty body says nothing about the length. */
+     * empty body does not give the length. */
     if (!r->head_sent && request_send_head(r, r->head_request ? -1 : 0) == -1) {
         request_fail(r, "failed");
         return;

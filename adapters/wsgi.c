@@ -46,6 +46,7 @@ typedef struct wsgi_request_s {
     Py_ssize_t next_index;       /* list and tuple results are indexed, not iterated */
     int64_t content_length;      /* declared by the application, or -1 */
     int status_code;
+    int timeout_ms;              /* the location's wsgi_timeout */
     bool head_request;           /* HEAD: the response has no body */
     bool head_sent;
     bool closed;                 /* result.close() was called */
@@ -608,7 +609,9 @@ yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
         wsgi_request *r = list;
         list = r->next_yielded;
         r->yielded = false;
+        wsgi_timeout_begin(r->timeout_ms);
         request_pump(r);
+        wsgi_timeout_end();
     }
     wsgi_gil_drop();
 }
@@ -743,6 +746,7 @@ wsgi_start(struct zs_app_io *io, const struct zs_app_request *req)
     r->next_index = 0;
     r->content_length = -1;
     r->status_code = 0;
+    r->timeout_ms = req->location->loc_wsgi_timeout;
     r->head_request = strcmp(req->method, "HEAD") == 0;
     r->head_sent = r->closed = r->yielded = false;
     r->next_yielded = NULL;
@@ -782,7 +786,9 @@ wsgi_body(void *state, const char *data, size_t len, bool last)
     }
     if (last) {
         wsgi_gil_take();
+        wsgi_timeout_begin(r->timeout_ms);
         request_run(r);
+        wsgi_timeout_end();
         wsgi_gil_drop();
     }
     return len;
@@ -791,8 +797,12 @@ wsgi_body(void *state, const char *data, size_t len, bool last)
 static void
 wsgi_resume(void *state)
 {
+    wsgi_request *r = state;
+
     wsgi_gil_take();
-    request_pump(state);
+    wsgi_timeout_begin(r->timeout_ms);
+    request_pump(r);
+    wsgi_timeout_end();
     wsgi_gil_drop();
 }
 
@@ -802,7 +812,9 @@ wsgi_abort(void *state)
     wsgi_request *r = state;
 
     wsgi_gil_take();
+    wsgi_timeout_begin(r->timeout_ms);
     request_close_result(r);
+    wsgi_timeout_end();
     request_detach(r);
     wsgi_gil_drop();
 }
@@ -833,16 +845,11 @@ static PyTypeObject wsgi_request_type = {
  * worker it forks. */
 static bool preloaded;
 
+/* Starts Python and imports the pool's applications. */
 static int
-wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
+wsgi_setup(const struct zs_config *conf, const struct zs_pool *pool)
 {
     ev_timer_init(&yield_timer, yield_cb, 0., 0.);
-    if (preloaded) {
-        /* Forked with the GIL held by wsgi_fork_prepare(). */
-        PyOS_AfterFork_Child();
-        wsgi_gil_drop();
-        return 0;
-    }
     if (wsgi_python_init(conf, pool) == -1)
         return -1;
     wsgi_gil_take();
@@ -856,12 +863,30 @@ wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
     return 0;
 }
 
+static int
+wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
+{
+    int r;
+
+    if (preloaded) {
+        /* Forked with the GIL held by wsgi_fork_prepare(). */
+        PyOS_AfterFork_Child();
+    } else {
+        if (wsgi_setup(conf, pool) == -1)
+            return -1;
+        wsgi_gil_take();
+    }
+    r = wsgi_timeout_start();
+    wsgi_gil_drop();
+    return r;
+}
+
 /* A failed import fails the loader, and with it the start or the reload:
  * the previous generation goes on serving. */
 static int
 wsgi_preload(const struct zs_config *conf, const struct zs_pool *pool)
 {
-    if (wsgi_init(conf, pool) == -1)
+    if (wsgi_setup(conf, pool) == -1)
         return -1;
     if (!wsgi_all_loaded())
         return -1;

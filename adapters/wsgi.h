@@ -37,6 +37,14 @@ const struct wsgi_app *wsgi_app_for(const struct zs_location *loc);
  * traceback line, each after prefix, and clears it. */
 void wsgi_log_exception(const char *prefix);
 
+/* ---- wsgi_timeout.c ---- */
+
+/* Starts the watchdog of the worker's thread. Returns 0 or -1 (logged). */
+int wsgi_timeout_start(void);
+/* Around application code run for a request with its location's wsgi_timeout. */
+void wsgi_timeout_begin(int timeout_ms);
+void wsgi_timeout_end(void);
+
 /* ---- wsgi_types.c ---- */
 
 extern PyTypeObject wsgi_input_type;

@@ -114,6 +114,7 @@ struct zs_location {
     char **loc_python_path;              /* prepended to sys.path, in order */
     size_t loc_python_path_count;
     char *loc_python_home;               /* a virtualenv or Python prefix, or NULL */
+    int loc_wsgi_timeout;                /* milliseconds of application code per request */
 
     const char *loc_file;        /* where the location section starts, for messages */
     int loc_line;

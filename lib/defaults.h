@@ -33,6 +33,8 @@
 /* Request bodies up to this size stay in memory for wsgi.input; larger ones
  * go to a temporary file in client_body_temp_path. */
 #define ZS_WSGI_BODY_IN_MEMORY (64 * 1024)
+/* wsgi_timeout: how long application code may run for one request. */
+#define ZS_WSGI_TIMEOUT 60000
 
 #define ZS_BACKEND_CONNECT_TIMEOUT 60000
 #define ZS_BACKEND_READ_TIMEOUT 60000

@@ -196,6 +196,8 @@ dump_handler(const struct zs_location *loc, FILE *out)
         dump_list(out, 8, "python_path", loc->loc_python_path, loc->loc_python_path_count);
         if (loc->loc_python_home != NULL)
             dump_string(out, 8, "python_home", loc->loc_python_home);
+        fputs("        ", out);
+        dump_duration(out, "wsgi_timeout", loc->loc_wsgi_timeout);
     }
     if (loc->loc_split_path_info_source != NULL)
         dump_string(out, 8, "fastcgi_split_path_info", loc->loc_split_path_info_source);

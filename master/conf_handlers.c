@@ -273,9 +273,11 @@ build_wsgi(struct zs_location *loc, cfg_t *handler_sec, cfg_t *loc_sec, cfg_t *s
 {
     cfg_t *path_sec = zs_conf_inherit_from(loc_sec, srv_sec, "python_path");
     cfg_t *home_sec = zs_conf_inherit_from(loc_sec, srv_sec, "python_home");
+    cfg_t *timeout_sec = zs_conf_inherit_from(loc_sec, srv_sec, "wsgi_timeout");
     const char *home = cfg_getstr(home_sec, "python_home");
     unsigned int n = cfg_size(path_sec, "python_path");
 
+    loc->loc_wsgi_timeout = (int)cfg_getint(timeout_sec, "wsgi_timeout");
     loc->loc_wsgi_app = zs_conf_strdup(cfg_getstr(handler_sec, "wsgi_app"));
     if (loc->loc_wsgi_app == NULL)
         return -1;

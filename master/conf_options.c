@@ -289,7 +289,8 @@ cb_wsgi_app(cfg_t *sec, cfg_opt_t *opt, const char *value, void *result)
     CFG_BOOL_CB("fastcgi_keep_conn", cfg_false, CFGF_NONE, cb_bool), \
     CFG_STR_CB("wsgi_app", NULL, CFGF_NODEFAULT, cb_wsgi_app), \
     CFG_STR_LIST_CB("python_path", NULL, CFGF_NODEFAULT, cb_path), \
-    CFG_STR_CB("python_home", NULL, CFGF_NODEFAULT, cb_path)
+    CFG_STR_CB("python_home", NULL, CFGF_NODEFAULT, cb_path), \
+    CFG_INT_CB("wsgi_timeout", ZS_WSGI_TIMEOUT, CFGF_NONE, cb_duration)
 
 static cfg_opt_t location_opts[] = {
     SECTION_START_OPT,

@@ -244,3 +244,46 @@ def test_config_errors(server):
 """ % server.port)
     assert r.returncode != 0
     assert "cgi and wsgi_app cannot both be set" in r.stderr
+
+
+HANG_APP = '''
+import signal, time
+def spin(environ, start_response):
+    while True:
+        pass
+def blocked(environ, start_response):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    time.sleep(100)
+def ok(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+'''
+
+
+def test_wsgi_timeout_stops_hung_code(server):
+    os.makedirs(os.path.join(server.dir, "py"), exist_ok=True)
+    os.chmod(os.path.join(server.dir, "py"), 0o755)
+    with open(os.path.join(server.dir, "py", "hang.py"), "w") as f:
+        f.write(HANG_APP)
+    server.config(workers=1, server_extra='  python_path = { "%s" }\n  wsgi_timeout = 1s' % os.path.join(server.dir, "py"),
+                  locations="""
+  location /spin { wsgi_app = "hang:spin" }
+  location /blocked { wsgi_app = "hang:blocked" }
+  location /ok { wsgi_app = "hang:ok" }
+""")
+    server.start()
+    started = time.time()
+    assert fetch(server, "/spin")[0] == 500
+    assert time.time() - started < 4
+    assert fetch(server, "/ok")[:3:2] == (200, b"ok")
+    assert "wsgi_app \"hang:spin\" raised: TimeoutError: the request ran longer than wsgi_timeout" in server.log()
+
+    # SIGALRM blocked: the TimeoutError cannot come, so the worker ends.
+    worker = server.workers()[0]
+    started = time.time()
+    data = server.request(b"GET /blocked HTTP/1.1\r\nHost: a\r\n\r\n", timeout=30)
+    assert data == b""
+    assert 10 < time.time() - started < 20
+    assert "ending the worker" in server.log()
+    assert wait_until(lambda: "worker %d (pool default) exited with status 3" % worker in server.log(), timeout=5)
+    assert wait_until(lambda: fetch(server, "/ok")[:3:2] == (200, b"ok"), timeout=10)

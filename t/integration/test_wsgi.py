@@ -121,8 +121,9 @@ def test_environ_prefix_location(server, apps):
 
 
 def test_one_item_list_content_length(server, apps):
-    # echo returns a list of one item and no Content-Length header.
-    serve(server, apps, {"/py/": "echo"})
+    # echo returns a list of one item and no Content-Length header. The
+    # unvalidated copy: wsgiref.validate would hide the list in its iterator.
+    serve(server, apps, {"/py/": "echo_unvalidated"})
     response = fetch(server, "GET", "/py/")
     assert response.status == 200
     assert response.framing == "length"
@@ -403,7 +404,8 @@ def test_file_wrapper_bytes(server, apps, data_file, app, query):
     assert response.complete
     assert response.body_length == len(data)
     assert response.body == data
-    if "length=1" in query:
+    if "length=1" in query or (app == "file" and "bytesio" not in query):
+        # Declared, or the rest of a regular file that goes out with sendfile.
         assert response.framing == "length"
         assert response.header("content-length") == str(len(data))
     else:
@@ -790,7 +792,9 @@ def test_head_has_no_body(server, apps, query):
     with Client(server.port) as client:
         response = client.request("HEAD", "/py/?" + query)
         assert response.status == 200
-        if query != "generator=1":
+        # wsgiref.validate hides even a list in its iterator, so only a
+        # declared length can be repeated.
+        if "length=1" in query:
             assert response.header("content-length") == str(len(b"status body\n"))
         if response.header("connection") == "close":
             # closed() fails on any byte of a body after the head.

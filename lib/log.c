@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +131,9 @@ zs_log_dest(void)
     return log_state.dest;
 }
 
-size_t
-zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len)
+/* Copies src into dst with \xHH for every byte that keep() rejects. */
+static size_t
+escape(char *dst, size_t dstsize, const char *src, size_t len, bool (*keep)(unsigned char))
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = 0;
@@ -140,7 +142,7 @@ zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len)
         return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)src[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+        if (keep(c)) {
             if (n + 1 >= dstsize)
                 break;
             dst[n++] = (char)c;
@@ -157,31 +159,28 @@ zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len)
     return n;
 }
 
+static bool
+keep_in_quotes(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
+
+static bool
+keep_in_text(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f;
+}
+
+size_t
+zs_log_escape(char *dst, size_t dstsize, const char *src, size_t len)
+{
+    return escape(dst, dstsize, src, len, keep_in_quotes);
+}
+
 size_t
 zs_log_escape_text(char *dst, size_t dstsize, const char *src, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-
-    if (dstsize == 0)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c >= 0x20 && c != 0x7f) {
-            if (n + 1 >= dstsize)
-                break;
-            dst[n++] = (char)c;
-            continue;
-        }
-        if (n + 4 >= dstsize)
-            break;
-        dst[n++] = '\\';
-        dst[n++] = 'x';
-        dst[n++] = hex[c >> 4];
-        dst[n++] = hex[c & 0xf];
-    }
-    dst[n] = '\0';
-    return n;
+    return escape(dst, dstsize, src, len, keep_in_text);
 }
 
 static void

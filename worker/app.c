@@ -547,12 +547,12 @@ app_nodelay(struct zs_conn *c)
     c->nodelay = true;
 }
 
-int
-zs_app_flush(struct zs_app_io *io)
+/* Writes queued bytes until the socket is full. Returns 1 when all are
+ * written, 0 when the socket is full, -1 when the client is gone (and marks
+ * the response as cut short). */
+static int
+app_send_queued(struct zs_conn *c)
 {
-    struct zs_conn *c = app_conn(io);
-
-    app_nodelay(c);
     while (!c->app.failed_after_head && c->wpos < c->wlen) {
         ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
         if (n > 0) {
@@ -561,20 +561,30 @@ zs_app_flush(struct zs_app_io *io)
         }
         if (n == -1 && errno == EINTR)
             continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            c->app.paused = true;
-            app_schedule(c);
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        }
         c->app.failed_after_head = true;
     }
-    if (c->app.failed_after_head) {
-        app_schedule(c);
-        return -1;
+    return c->app.failed_after_head ? -1 : 1;
+}
+
+int
+zs_app_flush(struct zs_app_io *io)
+{
+    struct zs_conn *c = app_conn(io);
+    int r;
+
+    app_nodelay(c);
+    r = app_send_queued(c);
+    if (r == 1) {
+        c->wpos = c->wlen = 0;
+        c->app.paused = false;
+        return 1;
     }
-    c->wpos = c->wlen = 0;
-    c->app.paused = false;
-    return 1;
+    if (r == 0)
+        c->app.paused = true;
+    app_schedule(c);
+    return r;
 }
 
 int
@@ -582,27 +592,21 @@ zs_app_drain(struct zs_app_io *io)
 {
     struct zs_conn *c = app_conn(io);
     struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+    int r;
 
     app_nodelay(c);
-    while (!c->app.failed_after_head && c->wpos < c->wlen) {
-        ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->wpos += (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int r = poll(&pfd, 1, zs_w.conf->send_timeout);
-            if (r == 1 || (r == -1 && errno == EINTR))
-                continue;
+    while ((r = app_send_queued(c)) == 0) {
+        int ready = poll(&pfd, 1, zs_w.conf->send_timeout);
+        if (ready == 0) {
             zs_log_info("client %s: send timed out while the application wrote", c->peer);
+            c->app.failed_after_head = true;
+        } else if (ready == -1 && errno != EINTR) {
+            c->app.failed_after_head = true;
         }
-        c->app.failed_after_head = true;
     }
     app_compact_output(c);
     c->app.paused = false;
-    return c->app.failed_after_head ? -1 : 0;
+    return r == 1 ? 0 : -1;
 }
 
 void

@@ -17,6 +17,8 @@
 #define INPUT_READ_AHEAD (64 * 1024)
 /* A line longer than this goes to the error log in pieces. */
 #define LOG_LINE_MAX 4096
+/* Bytes of output per log line. */
+#define LOG_PIECE 960
 
 /* ---- wsgi.input ---- */
 
@@ -353,13 +355,21 @@ wsgi_log_new(int level, const char *prefix)
     return (PyObject *)log;
 }
 
+/* Logs text as one log line per LOG_PIECE bytes, so that nothing of a long
+ * line is lost: escaping makes a byte at most 4 bytes long, and a log line
+ * holds 4 KiB with its time and prefix. */
 static void
 log_emit(wsgi_log *log, const char *text, size_t len)
 {
-    char escaped[LOG_LINE_MAX];
+    char escaped[4 * LOG_PIECE + 1];
 
-    zs_log_escape_text(escaped, sizeof(escaped), text, len);
-    zs_log(log->level, "%s%s", log->prefix, escaped);
+    do {
+        size_t piece = len < LOG_PIECE ? len : LOG_PIECE;
+        zs_log_escape_text(escaped, sizeof(escaped), text, piece);
+        zs_log(log->level, "%s%s", log->prefix, escaped);
+        text += piece;
+        len -= piece;
+    } while (len > 0);
 }
 
 static void

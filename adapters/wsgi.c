@@ -65,6 +65,7 @@ static struct {
 } key_cache[KEY_CACHE_SIZE];
 
 static void request_pump(wsgi_request *r);
+static bool latin1_str(PyObject *s);
 
 /* Requests whose iteration gave way to other connections, resumed by a
  * timer: a timer runs after the loop has polled for I/O, where a fed event
@@ -77,10 +78,23 @@ static ev_timer yield_timer;
 static void
 request_log_exception(wsgi_request *r, const char *what)
 {
-    char prefix[256];
+    char prefix[512];
+    char uri[160] = "-";
+    const char *method = "-";
+    PyObject *value;
 
-    snprintf(prefix, sizeof(prefix), "client %s: wsgi_app \"%s\" %s: ",
-             r->io != NULL ? zs_app_peer(r->io) : "-", r->app->spec, what);
+    /* The request line comes from environ: the request view is gone. */
+    if (r->environ != NULL) {
+        value = PyDict_GetItemString(r->environ, "REQUEST_METHOD");
+        if (value != NULL && latin1_str(value))
+            method = (const char *)PyUnicode_1BYTE_DATA(value);
+        value = PyDict_GetItemString(r->environ, "REQUEST_URI");
+        if (value != NULL && latin1_str(value))
+            zs_log_escape(uri, sizeof(uri), (const char *)PyUnicode_1BYTE_DATA(value),
+                          (size_t)PyUnicode_GET_LENGTH(value));
+    }
+    snprintf(prefix, sizeof(prefix), "client %s: \"%s %s\": wsgi_app \"%s\" %s: ",
+             r->io != NULL ? zs_app_peer(r->io) : "-", method, uri, r->app->spec, what);
     wsgi_log_exception(prefix);
 }
 

@@ -273,7 +273,7 @@ def test_wsgi_timeout_stops_hung_code(server):
     assert fetch(server, "/spin")[0] == 500
     assert time.time() - started < 4
     assert fetch(server, "/ok")[:3:2] == (200, b"ok")
-    assert "wsgi_app \"hang:spin\" raised: TimeoutError: the request ran longer than wsgi_timeout" in server.log()
+    assert "client 127.0.0.1: \"GET /spin\": wsgi_app \"hang:spin\" raised: TimeoutError: the request ran longer than wsgi_timeout" in server.log()
 
     # SIGALRM blocked: the TimeoutError cannot come, so the worker ends.
     worker = server.workers()[0]

@@ -24,6 +24,7 @@
  * connections get their turn. */
 #define PUMP_PIECES 64
 #define PUMP_BYTES (256 * 1024)
+#define PUMP_MS 20
 /* Response headers kept on the stack; more take one allocation. */
 #define HEAD_HEADERS_STACK 32
 /* Environment keys kept interned by position, for the usual variables. */
@@ -47,6 +48,7 @@ typedef struct wsgi_request_s {
     int64_t content_length;      /* declared by the application, or -1 */
     int status_code;
     int timeout_ms;              /* the location's wsgi_timeout */
+    int64_t used_ms;             /* application time since the last output */
     bool head_request;           /* HEAD: the response has no body */
     bool head_sent;
     bool closed;                 /* result.close() was called */
@@ -437,8 +439,13 @@ request_write(wsgi_request *r, PyObject *data)
         return NULL;
     /* PEP 3333: the block is sent before write() returns. */
     if (PyBytes_GET_SIZE(data) > 0) {
+        int drained;
         zs_app_body(r->io, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data));
-        if (zs_app_drain(r->io) == -1) {
+        /* Waiting for the client is not the application's time. */
+        wsgi_timeout_end();
+        drained = zs_app_drain(r->io);
+        wsgi_timeout_begin(r->timeout_ms, 0);
+        if (drained == -1) {
             PyErr_SetString(PyExc_OSError, "write: the client is gone or stopped reading");
             return NULL;
         }
@@ -612,6 +619,18 @@ result_next(wsgi_request *r)
     return PyIter_Next(r->iter);
 }
 
+/* Runs fn on a request as application code, under wsgi_timeout. The extra
+ * reference keeps r valid when fn ends the request. */
+static void
+request_enter(wsgi_request *r, void (*fn)(wsgi_request *))
+{
+    Py_INCREF(r);
+    wsgi_timeout_begin(r->timeout_ms, r->used_ms);
+    fn(r);
+    r->used_ms = wsgi_timeout_end();
+    Py_DECREF(r);
+}
+
 static void
 yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -623,9 +642,7 @@ yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
         wsgi_request *r = list;
         list = r->next_yielded;
         r->yielded = false;
-        wsgi_timeout_begin(r->timeout_ms);
-        request_pump(r);
-        wsgi_timeout_end();
+        request_enter(r, request_pump);
     }
     wsgi_gil_drop();
 }
@@ -658,6 +675,7 @@ static void
 request_pump(wsgi_request *r)
 {
     bool streamed = !PyList_CheckExact(r->result) && !PyTuple_CheckExact(r->result);
+    int64_t turn_end = wsgi_clock_ms() + PUMP_MS;
     size_t bytes = 0;
 
     for (int pieces = 0;; pieces++) {
@@ -665,7 +683,7 @@ request_pump(wsgi_request *r)
         Py_ssize_t len;
         int more;
 
-        if (pieces == PUMP_PIECES || bytes >= PUMP_BYTES) {
+        if (pieces == PUMP_PIECES || bytes >= PUMP_BYTES || (streamed && wsgi_clock_ms() >= turn_end)) {
             request_yield(r);
             return;
         }
@@ -701,6 +719,7 @@ request_pump(wsgi_request *r)
         more = zs_app_body(r->io, PyBytes_AS_STRING(item), (size_t)len);
         Py_DECREF(item);
         bytes += (size_t)len;
+        wsgi_timeout_progress();
         if (streamed) {
             more = zs_app_flush(r->io);
             if (more == -1) {
@@ -761,6 +780,7 @@ wsgi_start(struct zs_app_io *io, const struct zs_app_request *req)
     r->content_length = -1;
     r->status_code = 0;
     r->timeout_ms = req->location->loc_wsgi_timeout;
+    r->used_ms = 0;
     r->head_request = strcmp(req->method, "HEAD") == 0;
     r->head_sent = r->closed = r->yielded = false;
     r->next_yielded = NULL;
@@ -800,9 +820,7 @@ wsgi_body(void *state, const char *data, size_t len, bool last)
     }
     if (last) {
         wsgi_gil_take();
-        wsgi_timeout_begin(r->timeout_ms);
-        request_run(r);
-        wsgi_timeout_end();
+        request_enter(r, request_run);
         wsgi_gil_drop();
     }
     return len;
@@ -814,9 +832,7 @@ wsgi_resume(void *state)
     wsgi_request *r = state;
 
     wsgi_gil_take();
-    wsgi_timeout_begin(r->timeout_ms);
-    request_pump(r);
-    wsgi_timeout_end();
+    request_enter(r, request_pump);
     wsgi_gil_drop();
 }
 
@@ -826,9 +842,7 @@ wsgi_abort(void *state)
     wsgi_request *r = state;
 
     wsgi_gil_take();
-    wsgi_timeout_begin(r->timeout_ms);
-    request_close_result(r);
-    wsgi_timeout_end();
+    request_enter(r, request_close_result);
     request_detach(r);
     wsgi_gil_drop();
 }
@@ -890,7 +904,7 @@ wsgi_init(const struct zs_config *conf, const struct zs_pool *pool)
             return -1;
         wsgi_gil_take();
     }
-    r = wsgi_timeout_start();
+    r = wsgi_timeout_start(wsgi_shortest_timeout());
     wsgi_gil_drop();
     return r;
 }

@@ -29,6 +29,8 @@ int wsgi_python_init(const struct zs_config *conf, const struct zs_pool *pool);
 void wsgi_gil_take(void);
 void wsgi_gil_drop(void);
 void wsgi_python_exit(void);
+/* The shortest wsgi_timeout of the pool's WSGI locations. */
+int wsgi_shortest_timeout(void);
 /* Whether every application of the pool imported. */
 bool wsgi_all_loaded(void);
 /* The application of a location, or NULL when it is not loaded. */
@@ -39,11 +41,18 @@ void wsgi_log_exception(const char *prefix);
 
 /* ---- wsgi_timeout.c ---- */
 
-/* Starts the watchdog of the worker's thread. Returns 0 or -1 (logged). */
-int wsgi_timeout_start(void);
-/* Around application code run for a request with its location's wsgi_timeout. */
-void wsgi_timeout_begin(int timeout_ms);
-void wsgi_timeout_end(void);
+/* Starts the watchdog of the worker's thread for timeouts down to
+ * shortest_ms. Returns 0 or -1 (logged). */
+int wsgi_timeout_start(int shortest_ms);
+/* Around application code run for a request with its location's
+ * wsgi_timeout: used_ms is what the request's code used before without
+ * output, and end() returns the new total for the next begin(). */
+void wsgi_timeout_begin(int timeout_ms, int64_t used_ms);
+int64_t wsgi_timeout_end(void);
+/* The application produced output: its clock starts again. */
+void wsgi_timeout_progress(void);
+/* Monotonic milliseconds, without a system call. */
+int64_t wsgi_clock_ms(void);
 
 /* ---- wsgi_types.c ---- */
 

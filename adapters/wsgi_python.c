@@ -5,10 +5,12 @@
 
 #include "adapters/wsgi.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 
@@ -89,6 +91,16 @@ start_interpreter(const char *home)
     PyStatus status;
     char program[PATH_MAX];
 
+    /* The master checked python_home as root; the workers read it as the
+     * pool's user, and Python would go on without it, silently. */
+    if (home != NULL) {
+        snprintf(program, sizeof(program), "%s/pyvenv.cfg", home);
+        if (access(program, R_OK) != 0) {
+            zs_log_error("python_home '%s': %s cannot be read by the pool's user: %s", home, program,
+                         strerror(errno));
+            return -1;
+        }
+    }
     snprintf(program, sizeof(program), "%s/bin/python3", home != NULL ? home : ZS_PYTHON_PREFIX);
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;     /* signals belong to the worker's loop */
@@ -270,6 +282,17 @@ wsgi_python_exit(void)
     apps = NULL;
     loc_apps = NULL;
     app_count = loc_app_count = 0;
+}
+
+int
+wsgi_shortest_timeout(void)
+{
+    int shortest = 0;
+
+    for (size_t i = 0; i < loc_app_count; i++)
+        if (shortest == 0 || loc_apps[i].loc->loc_wsgi_timeout < shortest)
+            shortest = loc_apps[i].loc->loc_wsgi_timeout;
+    return shortest;
 }
 
 bool

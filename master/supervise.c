@@ -743,6 +743,9 @@ master_ttin_ttou(int delta)
     for (size_t pool = 0; pool < g->conf->pool_count; pool++) {
         const char *name = g->conf->pools[pool].pool_name;
 
+        /* A pool that no server uses runs no workers to add or remove. */
+        if (g->conf->pools[pool].pool_listener_count == 0)
+            continue;
         if (delta < 0 && pool_target(g, pool) <= 1) {
             zs_log_notice("pool %s: already at one worker, not lowered", name);
             continue;

@@ -404,8 +404,9 @@ zs_app_head(struct zs_app_io *io, int status, const struct zs_app_header *header
 
     c->app.content_length = content_length;
     if (!app_body_allowed(c)) {
-        /* HEAD keeps the Content-Length the application declared. */
-        zs_resp_end_headers(c, c->req.head ? content_length : -1);
+        /* HEAD keeps the Content-Length the application declared, except
+         * on 204 and 304, which have none (RFC 9110 8.6). */
+        zs_resp_end_headers(c, c->req.head && status != 204 && status != 304 ? content_length : -1);
     } else if (content_length >= 0) {
         zs_resp_end_headers(c, content_length);
     } else if (c->req.http_minor >= 1) {

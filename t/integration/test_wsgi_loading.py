@@ -249,8 +249,27 @@ def spin(environ, start_response):
     while True:
         pass
 def blocked(environ, start_response):
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    # The watchdog's signal blocked, as code that never returns to Python
+    # would leave it pending.
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN + 2])
     time.sleep(100)
+def alarm(environ, start_response):
+    signal.alarm(1)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"alarm set"]
+def empty(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    def pieces():
+        while True:
+            yield b""
+    return pieces()
+def steady(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    def pieces():
+        for i in range(30):
+            time.sleep(0.1)
+            yield b"."
+    return pieces()
 def ok(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
@@ -266,6 +285,9 @@ def test_wsgi_timeout_stops_hung_code(server):
                   locations="""
   location /spin { wsgi_app = "hang:spin" }
   location /blocked { wsgi_app = "hang:blocked" }
+  location /alarm { wsgi_app = "hang:alarm" }
+  location /empty { wsgi_app = "hang:empty" }
+  location /steady { wsgi_app = "hang:steady" }
   location /ok { wsgi_app = "hang:ok" }
 """)
     server.start()
@@ -273,9 +295,20 @@ def test_wsgi_timeout_stops_hung_code(server):
     assert fetch(server, "/spin")[0] == 500
     assert time.time() - started < 4
     assert fetch(server, "/ok")[:3:2] == (200, b"ok")
-    assert "client 127.0.0.1: \"GET /spin\": wsgi_app \"hang:spin\" raised: TimeoutError: the request ran longer than wsgi_timeout" in server.log()
+    assert "client 127.0.0.1: \"GET /spin\": wsgi_app \"hang:spin\" raised: TimeoutError: the request ran longer than wsgi_timeout without output" in server.log()
 
-    # SIGALRM blocked: the TimeoutError cannot come, so the worker ends.
+    # An endless run of empty pieces is code without output.
+    assert fetch(server, "/empty")[0] == 500
+    # A stream that produces a piece every 0.1 s runs past the timeout.
+    data = server.request(b"GET /steady HTTP/1.0\r\nHost: a\r\n\r\n", timeout=10)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b"\r\n\r\n" + b"." * 30)
+    # signal.alarm() of the application does not count as a timeout.
+    assert fetch(server, "/alarm")[:3:2] == (200, b"alarm set")
+    time.sleep(1.5)
+    assert fetch(server, "/ok")[:3:2] == (200, b"ok")
+
+    # The signal blocked: the TimeoutError cannot come, so the worker ends.
     worker = server.workers()[0]
     started = time.time()
     data = server.request(b"GET /blocked HTTP/1.1\r\nHost: a\r\n\r\n", timeout=30)

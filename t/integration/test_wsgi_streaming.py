@@ -30,6 +30,11 @@ def empty(environ, start_response):
         while True:
             yield b""
     return pieces()
+def big_write(environ, start_response):
+    write = start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                      ("Content-Length", str(8 << 20))])
+    write(b"w" * (8 << 20))
+    return []
 def where(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [("%s|%s" % (environ["SCRIPT_NAME"], environ["PATH_INFO"])).encode()]
@@ -50,6 +55,10 @@ def start(server):
   location /empty { wsgi_app = "streams:empty" }
   location /app { wsgi_app = "streams:where" }
   location /app/admin { return = "403" }
+  location /big_write {
+    wsgi_app = "streams:big_write"
+    wsgi_timeout = 1s
+  }
 """)
     server.start()
 
@@ -156,3 +165,25 @@ def test_python_home_must_be_a_virtualenv(server):
         r = subprocess.run([ZSERVER, "-t", "-c", server.conf_path], capture_output=True, text=True)
         assert r.returncode != 0
         assert message % home in r.stderr
+
+
+def test_write_to_a_slow_client_is_not_a_timeout(server):
+    # write() waits for the client for 3 s, past the 1 s wsgi_timeout: the
+    # wait is not the application's time.
+    start(server)
+    worker = server.workers()[0]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /big_write HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        received = 0
+        started = time.time()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+            if time.time() - started < 3:
+                time.sleep(0.02)
+    assert received > 8 << 20
+    assert server.workers() == [worker]
+    assert "TimeoutError" not in server.log()

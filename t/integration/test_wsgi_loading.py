@@ -67,7 +67,7 @@ def get_app(server):
     return version, int(import_pid), int(pid), int(ticks), prefix
 
 
-def test_each_worker_imports_and_hup_reloads(server):
+def test_worker_import_and_hup(server):
     write_app(server, "v1")
     configure(server)
     server.start()
@@ -89,7 +89,7 @@ def test_preload_imports_once_before_fork(server):
     for _ in range(20):
         version, import_pid, pid, _, _ = get_app(server)
         seen[pid] = import_pid
-    # Both workers answer with one import made before they existed, by the
+    # Both workers respond with one import made before they existed, by the
     # loader, a child of the master that serves nothing.
     assert len(set(seen.values())) == 1
     loader = next(iter(seen.values()))
@@ -117,7 +117,7 @@ def test_preload_import_error_fails_start(server):
     assert "pool default: preloading the WSGI applications failed" in log
 
 
-def test_preload_reload_with_broken_code_keeps_serving(server):
+def test_preload_broken_reload_keeps_serving(server):
     write_app(server, "v1")
     configure(server, pool="  wsgi_preload = on")
     server.start()
@@ -130,7 +130,7 @@ def test_preload_reload_with_broken_code_keeps_serving(server):
     assert get_app(server)[0] == "v1"
 
 
-def test_import_error_without_preload_answers_500(server):
+def test_import_error_gives_500(server):
     server.write("static.txt", "still here\n")
     configure(server, app="no_such_module:application")
     server.start()
@@ -152,7 +152,7 @@ def test_max_requests_recycles_workers(server):
     assert len(pids) >= 3
 
 
-def test_application_threads_run_between_requests(server):
+def test_app_threads_run_between_requests(server):
     write_app(server, "v1")
     configure(server, workers=1)
     server.start()

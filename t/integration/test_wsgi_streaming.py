@@ -63,7 +63,7 @@ def start(server):
     server.start()
 
 
-def test_each_piece_goes_out_when_produced(server):
+def test_pieces_sent_when_produced(server):
     start(server)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -85,7 +85,7 @@ def test_each_piece_goes_out_when_produced(server):
         assert b"piece %d\n" % i in data
 
 
-def test_other_connections_run_during_a_long_stream(server):
+def test_long_stream_lets_others_run(server):
     start(server)
     # A client that reads nothing: the stream fills its socket, then waits.
     stuck = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -110,7 +110,7 @@ def test_other_connections_run_during_a_long_stream(server):
                       timeout=10)
 
 
-def test_empty_pieces_do_not_block_the_worker(server):
+def test_empty_pieces_do_not_block(server):
     start(server)
     client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     client.sendall(b"GET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -139,7 +139,7 @@ def test_head_stops_the_iteration(server):
     assert rest.endswith(b"\r\n\r\n/app|/x")
 
 
-def test_mount_point_does_not_match_inside_a_name(server):
+def test_mount_point_name_boundary(server):
     start(server)
     assert fetch(server, "/app/x")[:3:2] == (200, b"/app|/x")
     assert fetch(server, "/app")[:3:2] == (200, b"/app|")
@@ -149,7 +149,7 @@ def test_mount_point_does_not_match_inside_a_name(server):
     assert fetch(server, "/appadmin")[0] == 404
 
 
-def test_python_home_must_be_a_virtualenv(server):
+def test_python_home_needs_virtualenv(server):
     plain = os.path.join(server.dir, "plain")
     os.makedirs(plain)
     for home, message in [
@@ -167,7 +167,7 @@ def test_python_home_must_be_a_virtualenv(server):
         assert message % home in r.stderr
 
 
-def test_write_to_a_slow_client_is_not_a_timeout(server):
+def test_slow_client_write_no_timeout(server):
     # write() waits for the client for 3 s, past the 1 s wsgi_timeout: the
     # wait is not the application's time.
     start(server)

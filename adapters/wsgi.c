@@ -1,11 +1,12 @@
 /* The WSGI adapter (PEP 3333): runs a Python application inside the worker.
  *
  * The request body is collected first (wsgi.input), so that a slow upload
- * never holds the worker while Python waits for it; then the application
- * runs, and the worker's other connections wait until it returns. Its
- * response is iterated a piece at a time: when the client falls behind, the
- * iteration stops until resume(), so a large response streams with bounded
- * memory and lets the other connections go on between pieces. */
+ * never keeps the worker waiting inside Python; then the application runs,
+ * and the worker's other connections wait until it returns. Its response is
+ * iterated a piece at a time, each piece sent as it comes: when the client
+ * falls behind, the iteration stops until resume(), so a large response
+ * streams with bounded memory and the other connections go on between
+ * pieces. */
 #include "config.h"
 
 #include "adapters/wsgi.h"

@@ -12,6 +12,7 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/proctitle.h"
 #include "master/conf_load.h"
 #include "master/master.h"
 
@@ -88,6 +89,7 @@ main(int argc, char **argv)
     struct options o = { .conf_path = DEFAULT_CONF };
     struct zs_conf_errors errs = { 0 };
 
+    zs_proctitle_init(argc, argv);
     zs_log_init("master");
     if (parse_args(argc, argv, &o) == -1)
         return 2;

@@ -24,6 +24,7 @@
 
 #include "lib/channel.h"
 #include "lib/log.h"
+#include "lib/proctitle.h"
 #include "master/master.h"
 #include "worker/worker.h"
 
@@ -91,6 +92,7 @@ loader_fork_worker(const struct zs_config *conf, const struct zs_pool *pool, int
     if (pid == 0) {
         close(fd);
         zs_log_set_role("worker");
+        zs_proctitle_set("zserver: worker process (pool %s)", pool->pool_name);
         int status = zs_worker_main(conf, pool, channel);
 #ifdef __SANITIZE_ADDRESS__
         __lsan_do_leak_check();

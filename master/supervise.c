@@ -21,6 +21,7 @@
 #include "lib/channel.h"
 #include "lib/defaults.h"
 #include "lib/log.h"
+#include "lib/proctitle.h"
 #include "master/conf_load.h"
 #include "master/master.h"
 #include "worker/worker.h"
@@ -179,6 +180,7 @@ child_isolate(struct generation *g, size_t pool, const char *role)
     sigset_t none;
 
     zs_log_set_role(role);
+    zs_proctitle_set("zserver: %s process (pool %s)", role, p->pool_name);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -974,6 +976,7 @@ zs_master_run(struct zs_config *conf, bool foreground)
         zs_pidfile_remove(conf->pid_file);
         return 1;
     }
+    zs_proctitle_set("zserver: master process %s", zs_proctitle_command());
     zs_log_notice("zserver " PACKAGE_VERSION " started, configuration %s", conf->conf_file);
     workers_maintain();
     if (ready_fd != -1) {

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from conftest import fetch, parse_response, raw_request, wait_until
+from conftest import ZSERVER, fetch, parse_response, raw_request, wait_until
 
 BIG_SIZE = 10 * 1024 * 1024
 
@@ -306,3 +306,16 @@ def test_pool_without_listeners_gets_no_workers(server):
     status, _, _, _ = fetch(server, "/index.html")
     assert status == 200
     assert len(server.workers()) == 2
+
+
+def test_process_titles(server):
+    server.config(workers=2)
+    server.start()
+    with open("/proc/%d/cmdline" % server.proc.pid, "rb") as f:
+        master = f.read().rstrip(b"\0")
+    assert master == b"zserver: master process %s -f -c %s" % (ZSERVER.encode(), server.conf_path.encode())
+    workers = server.workers()
+    assert len(workers) == 2
+    for pid in workers:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            assert f.read().rstrip(b"\0") == b"zserver: worker process (pool default)"

@@ -18,6 +18,9 @@ extern char **environ;
 static char *title_start;        /* the original argv[0] */
 static size_t title_size;        /* bytes from there that may be overwritten */
 static char *command_line;       /* the original arguments, joined by spaces */
+/* The moved environment. setenv() may replace environ with an array of its
+ * own later; this keeps ours reachable, as the strings in it still are. */
+static char **moved_env;
 
 /* Extends end over str when str starts right there. */
 static char *
@@ -43,7 +46,7 @@ move_strings(int argc, char **argv, size_t env_count)
     for (int i = 0; i < argc; i++)
         if ((args[i] = strdup(argv[i])) == NULL)
             goto fail;
-    environ = env;
+    environ = moved_env = env;
     memcpy(argv, args, (size_t)argc * sizeof(*args));
     free(args);
     program_invocation_name = argv[0];

@@ -19,8 +19,9 @@ static char *title_start;        /* the original argv[0] */
 static size_t title_size;        /* bytes from there that may be overwritten */
 static char *command_line;       /* the original arguments, joined by spaces */
 /* The moved environment. setenv() may replace environ with an array of its
- * own later; this keeps ours reachable, as the strings in it still are. */
-static char **moved_env;
+ * own later; this keeps ours reachable, as the strings in it still are.
+ * Not static: the compiler would drop a store that nothing reads. */
+char **zs_proctitle_env;
 
 /* Extends end over str when str starts right there. */
 static char *
@@ -46,7 +47,7 @@ move_strings(int argc, char **argv, size_t env_count)
     for (int i = 0; i < argc; i++)
         if ((args[i] = strdup(argv[i])) == NULL)
             goto fail;
-    environ = moved_env = env;
+    environ = zs_proctitle_env = env;
     memcpy(argv, args, (size_t)argc * sizeof(*args));
     free(args);
     program_invocation_name = argv[0];

@@ -7,6 +7,7 @@
 void zs_proctitle_init(int argc, char **argv);
 /* The command line as it was started, for the master's title. */
 const char *zs_proctitle_command(void);
+extern char **zs_proctitle_env;
 void zs_proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -1,7 +1,7 @@
 /* The WSGI adapter (PEP 3333): runs a Python application inside the worker.
  *
  * The request body is collected first (wsgi.input), so that a slow upload
- * never keeps the worker waiting inside Python; then the application runs,
+ * never keeps the worker waiting inside Python. Then the application runs,
  * and the worker's other connections wait until it returns. Its response is
  * iterated a piece at a time, each piece sent as it comes: when the client
  * falls behind, the iteration stops until resume(), so a large response

@@ -1,6 +1,6 @@
 /* The WSGI module's own declarations, shared by its three files:
  * wsgi_python.c (the interpreter and the applications), wsgi_types.c (the
- * Python types that PEP 3333 asks for) and wsgi.c (the adapter). */
+ * Python types that PEP 3333 requires) and wsgi.c (the adapter). */
 #ifndef ZS_WSGI_H
 #define ZS_WSGI_H
 

@@ -357,7 +357,7 @@ wsgi_log_new(int level, const char *prefix)
 
 /* Logs text as one log line per LOG_PIECE bytes, so that nothing of a long
  * line is lost: escaping makes a byte at most 4 bytes long, and a log line
- * holds 4 KiB with its time and prefix. */
+ * has room for 4 KiB with its time and prefix. */
 static void
 log_emit(wsgi_log *log, const char *text, size_t len)
 {

@@ -1,8 +1,8 @@
 /* Process titles, as `ps` shows them: "zserver: master process ...",
  * "zserver: worker process (pool NAME)", so that an administrator can tell
  * the processes apart. Linux shows the memory that held argv, so the title
- * is written there; the environment strings that follow argv are moved to
- * the heap first, which makes room for a title longer than the command. */
+ * is written there. The environment strings that follow argv are moved to
+ * the heap first, because that makes room for a title longer than the command. */
 #include "config.h"
 
 #include <errno.h>

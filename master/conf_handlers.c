@@ -380,7 +380,7 @@ same_home(const char *a, const char *b)
 }
 
 /* The workers of a pool run one interpreter, so its WSGI locations must
- * agree on python_home; a virtualenv of its own needs a pool of its own. */
+ * agree on python_home. An application with its own virtualenv needs its own pool. */
 static void
 check_python_home(const struct zs_config *conf, const struct zs_location *loc, const struct zs_pool *pool)
 {

@@ -302,7 +302,7 @@ loader_close(struct generation *g, size_t pool)
 }
 
 /* Reaps a loader that failed to start, or kills one that took too long,
- * and says which: a crash in an extension module leaves no Python error. */
+ * and logs which, because a crash in an extension module leaves no Python error. */
 static void
 loader_end(pid_t pid, const char *name)
 {

@@ -51,7 +51,7 @@ app_conn(struct zs_app_io *io)
 }
 
 /* Stands in for an adapter whose module did not load, and for a request
- * that went through too many local redirects: it answers 500 (logged where
+ * that went through too many local redirects: it responds 500 (logged where
  * the failure was found). */
 static void *
 failed_start(struct zs_app_io *io, const struct zs_app_request *req)

@@ -48,7 +48,7 @@ module_load(const char *path)
 }
 
 /* A worker whose module fails to load still serves its pool's other
- * locations: the WSGI ones answer 500. */
+ * locations: the WSGI ones respond 500. */
 void
 zs_modules_init(const struct zs_config *conf, const struct zs_pool *pool)
 {
